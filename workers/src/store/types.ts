@@ -1,0 +1,119 @@
+import type { CurvePoint, TrialOutcome } from '@grokmap/plugin-sdk';
+
+/**
+ * The results store: sweeps, trials and curves. Two implementations with the
+ * same behaviour (SQLite by default, PostgreSQL for shared/cluster use).
+ * Writes are idempotent by id: recording the same trial twice leaves one row.
+ */
+
+export type SweepStatus = 'running' | 'completed' | 'failed' | 'cancelled';
+
+export interface SweepRecord {
+  sweepId: string;
+  name: string;
+  trainer: string;
+  method: string;
+  /** The validated spec, as JSON-compatible data. */
+  spec: unknown;
+  status: SweepStatus;
+  /** Trials the sweep plans to run. */
+  plannedTrials: number;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+  /** Why the sweep ended the way it did (e.g. failure budget spent). */
+  verdict?: string;
+  /** Folder of the sweep's report, once written. */
+  reportDir?: string;
+}
+
+/** Trial lifecycle: pending/running while in flight; the rest are final. */
+export type TrialRecordStatus = 'running' | TrialOutcome['status'];
+export const FINAL_TRIAL_STATUSES: readonly TrialRecordStatus[] = [
+  'completed',
+  'diverged',
+  'timed_out',
+  'error',
+  'cancelled',
+];
+
+export type PhaseLabel = 'comprehension' | 'grokking' | 'memorization' | 'confusion';
+
+export interface TrialRecord {
+  sweepId: string;
+  trialId: string;
+  index: number;
+  params: Record<string, unknown>;
+  status: TrialRecordStatus;
+  attempts: number;
+  /** The outcome without its curves (curves live in their own table). */
+  outcome?: Omit<TrialOutcome, 'curves'>;
+  phase?: PhaseLabel | null;
+  tTrain?: number | null;
+  tVal?: number | null;
+  /** R = t_val / t_train. */
+  ratio?: number | null;
+  valAtTrain?: number | null;
+  semiGrokking?: boolean;
+  error?: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+/** What a finished trial records; curves are written in the same transaction. */
+export interface TrialResult {
+  sweepId: string;
+  trialId: string;
+  index: number;
+  params: Record<string, unknown>;
+  attempts: number;
+  outcome: TrialOutcome;
+  phase: PhaseLabel | null;
+  tTrain: number | null;
+  tVal: number | null;
+  ratio: number | null;
+  valAtTrain: number | null;
+  semiGrokking: boolean;
+}
+
+export interface ResultsStore {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Apply pending schema migrations (versioned, each in a transaction). Safe to call on every start. */
+  migrate(): Promise<void>;
+  /** Insert or update a sweep's record. */
+  saveSweep(sweep: SweepRecord): Promise<void>;
+  setSweepStatus(
+    sweepId: string,
+    status: SweepStatus,
+    fields?: { verdict?: string; reportDir?: string },
+  ): Promise<void>;
+  getSweep(sweepId: string): Promise<SweepRecord | undefined>;
+  listSweeps(): Promise<SweepRecord[]>;
+  /** Note that an attempt started. Never downgrades a trial already in a final state. */
+  markTrialRunning(trial: {
+    sweepId: string;
+    trialId: string;
+    index: number;
+    params: Record<string, unknown>;
+    attempt: number;
+  }): Promise<void>;
+  /**
+   * Record a trial's final result once. A second call for the same trial id
+   * changes nothing and returns `{ recorded: false }`.
+   */
+  recordTrialResult(result: TrialResult): Promise<{ recorded: boolean }>;
+  /** Record a trial that ended without an outcome (cancelled before running, failed every attempt). */
+  recordTrialFailure(trial: {
+    sweepId: string;
+    trialId: string;
+    index: number;
+    params: Record<string, unknown>;
+    attempts: number;
+    status: Exclude<TrialRecordStatus, 'running' | 'completed'>;
+    error: string;
+  }): Promise<{ recorded: boolean }>;
+  getTrial(trialId: string): Promise<TrialRecord | undefined>;
+  listTrials(sweepId: string): Promise<TrialRecord[]>;
+  getCurves(trialId: string): Promise<CurvePoint[]>;
+  close(): Promise<void>;
+}

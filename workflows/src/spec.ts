@@ -1,0 +1,150 @@
+import { z } from 'zod';
+
+/**
+ * The sweep spec: what a user writes in YAML or JSON. Close to W&B sweeps
+ * so it reads at a glance. Every object is strict so a typo is an error
+ * with its path, not a silently ignored key.
+ */
+
+/** Names become workflow ids and file names: no separators, no dot-dot. */
+export const safeIdentifier = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(100, 'must be at most 100 characters')
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
+    "must use only letters, digits, '-', '_' and '.', starting with a letter or digit",
+  )
+  .refine((s) => !s.includes('..'), { message: "must not contain '..'" });
+
+const scalar = z.union([z.number(), z.string(), z.boolean()]);
+export type Scalar = z.infer<typeof scalar>;
+
+const finite = z.number().refine(Number.isFinite, 'must be a finite number');
+
+const constantParam = z.strictObject({ distribution: z.literal('constant'), value: z.unknown() });
+const categoricalParam = z.strictObject({
+  distribution: z.literal('categorical'),
+  values: z.array(z.unknown()).min(1, 'must list at least one value'),
+});
+const uniformParam = z.strictObject({ distribution: z.literal('uniform'), min: finite, max: finite });
+const logUniformParam = z.strictObject({
+  distribution: z.literal('log_uniform_values'),
+  min: finite.refine((x) => x > 0, 'must be > 0 for a log-uniform distribution'),
+  max: finite.refine((x) => x > 0, 'must be > 0 for a log-uniform distribution'),
+});
+const intUniformParam = z.strictObject({
+  distribution: z.literal('int_uniform'),
+  min: z.number().int('must be an integer'),
+  max: z.number().int('must be an integer'),
+});
+const qUniformParam = z.strictObject({
+  distribution: z.literal('q_uniform'),
+  min: finite,
+  max: finite,
+  q: finite.refine((x) => x > 0, 'must be > 0'),
+});
+
+const DISTRIBUTIONS = [
+  'constant',
+  'categorical',
+  'uniform',
+  'log_uniform_values',
+  'int_uniform',
+  'q_uniform',
+] as const;
+
+/** W&B shorthand: `{value}` is a constant, `{values}` a categorical, `{min, max}` uniform. */
+function inferDistribution(raw: unknown): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || 'distribution' in raw) return raw;
+  if ('value' in raw) return { distribution: 'constant', ...raw };
+  if ('values' in raw) return { distribution: 'categorical', ...raw };
+  if ('min' in raw || 'max' in raw) return { distribution: 'uniform', ...raw };
+  return raw;
+}
+
+export const parameterSchema = z
+  .preprocess(
+    inferDistribution,
+    z.discriminatedUnion(
+      'distribution',
+      [constantParam, categoricalParam, uniformParam, logUniformParam, intUniformParam, qUniformParam],
+      {
+        error: (issue) =>
+          issue.code === 'invalid_union'
+            ? `needs one of value, values, or distribution (${DISTRIBUTIONS.join(', ')}) with its bounds`
+            : undefined,
+      },
+    ),
+  )
+  .superRefine((p, ctx) => {
+    if ('min' in p && 'max' in p && p.min > p.max) {
+      ctx.addIssue({ code: 'custom', path: ['min'], message: `min (${p.min}) is above max (${p.max})` });
+    }
+  });
+export type ParameterSpec = z.infer<typeof parameterSchema>;
+
+export const METHODS = ['grid', 'random', 'bayes', 'adaptive'] as const;
+export type SweepMethod = (typeof METHODS)[number];
+
+/** Largest number of trials any sweep may plan; bigger sweeps are refused before they start. */
+export const HARD_TRIAL_CAP = 1_000_000;
+
+export const sweepSpecSchema = z
+  .strictObject({
+    name: safeIdentifier,
+    description: z.string().optional(),
+    trainer: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a trainer name (lower-case letters, digits, -)'),
+    method: z.enum(METHODS),
+    /** Seeds random/bayes/adaptive proposals; the same seed proposes the same trials. */
+    seed: z.number().int().nonnegative().default(0),
+    metric: z.strictObject({ name: z.string().min(1), goal: z.enum(['minimize', 'maximize']) }).optional(),
+    budget: z.strictObject({
+      trials: z.number().int().positive().max(HARD_TRIAL_CAP, `must be at most ${HARD_TRIAL_CAP}`),
+      parallel: z.number().int().positive().max(2000).default(4),
+      /** Failed trials (error, timed out) tolerated before the sweep stops with a verdict. */
+      max_failures: z.number().int().nonnegative().optional(),
+    }),
+    parameters: z
+      .record(safeIdentifier, parameterSchema)
+      .refine((p) => Object.keys(p).length > 0, 'must define at least one parameter'),
+    fixed: z.record(safeIdentifier, z.unknown()).default({}),
+    phase: z
+      .strictObject({
+        threshold: z.number().gt(0).max(1).default(0.99),
+        delay_steps: z.number().int().nonnegative().default(1000),
+      })
+      .default({ threshold: 0.99, delay_steps: 1000 }),
+    resources: z.strictObject({ queue: safeIdentifier.default('cpu') }).default({ queue: 'cpu' }),
+    limits: z
+      .strictObject({
+        max_attempts: z.number().int().positive().max(100).default(3),
+        heartbeat_timeout_s: z.number().positive().max(3600).default(30),
+        trial_timeout_s: z
+          .number()
+          .positive()
+          .default(24 * 3600),
+      })
+      .default({ max_attempts: 3, heartbeat_timeout_s: 30, trial_timeout_s: 24 * 3600 }),
+    /** Method-specific settings; validated by the method that uses them. */
+    adaptive: z.record(z.string(), z.unknown()).optional(),
+    regression: z
+      .strictObject({
+        max_changed_cells: z.number().min(0).max(1).default(0.1),
+        max_boundary_shift: z.number().nonnegative().default(0.1),
+      })
+      .optional(),
+  })
+  .superRefine((spec, ctx) => {
+    if (spec.method === 'bayes' && !spec.metric) {
+      ctx.addIssue({ code: 'custom', path: ['metric'], message: 'is required for method bayes' });
+    }
+    for (const key of Object.keys(spec.fixed)) {
+      if (key in spec.parameters) {
+        ctx.addIssue({ code: 'custom', path: ['fixed', key], message: `is also a swept parameter` });
+      }
+    }
+  });
+
+export type SweepSpec = z.output<typeof sweepSpecSchema>;
+export type SweepSpecInput = z.input<typeof sweepSpecSchema>;
