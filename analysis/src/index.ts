@@ -1,1 +1,3 @@
-export {};
+export * from './classify.js';
+export * from './reference.js';
+export * from './types.js';
