@@ -1,3 +1,5 @@
+export * from './cells.js';
 export * from './classify.js';
+export * from './phase-map.js';
 export * from './reference.js';
 export * from './types.js';

@@ -1,0 +1,419 @@
+import { CholeskyDecomposition, Matrix } from 'ml-matrix';
+import { median } from './cells.js';
+import { type AnalysedTrial, type Axis, PHASES, type Phase } from './types.js';
+
+/**
+ * A probabilistic phase map over the continuous parameter space.
+ *
+ * Model: one-vs-rest Gaussian-process regression on phase indicators. Every
+ * axis is mapped to [0, 1] (log10 first for log axes); all four phases share
+ * one RBF kernel with per-axis length scales and a noise level, so one
+ * Cholesky factor serves them all. The prior mean of each phase is its share
+ * of the data, so far from any trial the map falls back to the base rates
+ * and its uncertainty rises. Posterior means are clipped at a small floor
+ * and normalised to probabilities; the uncertainty of a cell is the entropy
+ * of those probabilities divided by log(4), in [0, 1].
+ *
+ * Hyperparameters are chosen by the leave-one-location-out Brier score
+ * (closed form for GP regression: the held-out mean at i is
+ * y_i − α_i / [K⁻¹]_ii), first over a grid of isotropic length scales and
+ * noise levels, then by halving/doubling each axis's length scale while that
+ * helps. Length scales stay above half the median distance between
+ * neighbouring observations: shorter ones are not identifiable from the data.
+ *
+ * Scale: seeds at the same point are merged into one observation with
+ * noise σ²/m (exact for GP regression); beyond `maxPoints` distinct points
+ * the space is binned on a regular grid and each bin becomes one weighted
+ * observation. Everything is deterministic and independent of input order.
+ */
+
+export interface PhasePoint {
+  /** Raw parameter values, one per axis, in axis order. */
+  x: number[];
+  phase: Phase;
+}
+
+export interface PhaseMapFitOptions {
+  /** Distinct observations kept before binning (default 300). */
+  maxPoints?: number;
+  /** Isotropic length scales tried, in normalised units (default 0.06 … 0.5). */
+  lengthScales?: number[];
+  /** Noise variances tried, relative to a unit-variance kernel (default 0.02, 0.1, 0.4). */
+  noiseLevels?: number[];
+}
+
+/** A fitted phase map model: plain data, JSON-serialisable. */
+export interface PhaseMapModel {
+  axes: Axis[];
+  phases: Phase[];
+  /** Per-axis RBF length scales in normalised coordinates. */
+  lengthScales: number[];
+  noise: number;
+  /** Prior probability of each phase (its share of the points), in `phases` order. */
+  prior: number[];
+  /** Normalised coordinates of the observations (merged or binned). */
+  inputs: number[][];
+  /** Per observation, per phase: the GP weights K⁻¹(y − prior). */
+  weights: number[][];
+  /** Points the model was fitted on, and the distinct observations they became. */
+  pointCount: number;
+  observationCount: number;
+  /** Leave-one-location-out Brier score per point at the chosen hyperparameters; null if not computable. */
+  looLoss: number | null;
+}
+
+export interface PhaseMapCell {
+  /** Raw parameter values, one per axis. */
+  x: number[];
+  probs: Record<Phase, number>;
+  /** The most probable phase. */
+  phase: Phase;
+  /** Entropy of `probs` over log(4): 0 certain, 1 uniform. */
+  uncertainty: number;
+}
+
+export interface PhaseMap {
+  axes: Axis[];
+  /** Cells per axis. */
+  resolution: number[];
+  /**
+   * Cell centres of a regular grid in normalised coordinates, (i + ½)/resolution
+   * on each axis; the first axis varies slowest.
+   */
+  cells: PhaseMapCell[];
+}
+
+const PROB_FLOOR = 1e-3;
+const JITTER = 1e-8;
+const DEFAULT_LENGTH_SCALES = [0.06, 0.09, 0.13, 0.19, 0.28, 0.4, 0.6];
+const DEFAULT_NOISE_LEVELS = [0.02, 0.1, 0.4];
+const FALLBACK_LENGTH_SCALE = 0.2;
+const FALLBACK_NOISE = 0.1;
+const MAX_LENGTH_SCALE = 4;
+/** Observations used to choose hyperparameters (coarser binning beyond this). */
+const SELECTION_POINTS = 150;
+
+/** Position of `value` on an axis in [0, 1] (log10 for log axes); 0.5 on a degenerate axis. */
+export function normalise(axis: Axis, value: number): number {
+  const f = axis.log ? Math.log10 : (v: number) => v;
+  const lo = f(axis.min);
+  const span = f(axis.max) - lo;
+  return span > 0 ? (f(value) - lo) / span : 0.5;
+}
+
+/** Inverse of {@link normalise}. */
+export function denormalise(axis: Axis, u: number): number {
+  if (axis.log) {
+    const lo = Math.log10(axis.min);
+    return 10 ** (lo + u * (Math.log10(axis.max) - lo));
+  }
+  return axis.min + u * (axis.max - axis.min);
+}
+
+/** Fit the model to classified points. Throws on a point with the wrong dimension or a value off its axis's scale. */
+export function fitPhaseMap(
+  points: readonly PhasePoint[],
+  axes: readonly Axis[],
+  options: PhaseMapFitOptions = {},
+): PhaseMapModel {
+  const observations = observe(points, axes, options.maxPoints ?? 300);
+  const prior = phaseShares(observations);
+  const base = {
+    axes: [...axes],
+    phases: [...PHASES],
+    prior,
+    inputs: observations.map((o) => o.u),
+    pointCount: points.length,
+    observationCount: observations.length,
+  };
+  if (observations.length < 3) {
+    const scales = axes.map(() => FALLBACK_LENGTH_SCALE);
+    const fit = fitGp(observations, prior, scales, FALLBACK_NOISE, false);
+    return { ...base, lengthScales: scales, noise: FALLBACK_NOISE, weights: fit.weights, looLoss: null };
+  }
+  const chosen = selectHyperparameters(
+    observations.length > SELECTION_POINTS ? observe(points, axes, SELECTION_POINTS) : observations,
+    prior,
+    axes.length,
+    options,
+  );
+  const final = fitGp(observations, prior, chosen.lengthScales, chosen.noise, false);
+  return {
+    ...base,
+    lengthScales: chosen.lengthScales,
+    noise: chosen.noise,
+    weights: final.weights,
+    looLoss: chosen.looLoss,
+  };
+}
+
+/** Grid search over isotropic scales and noise, then per-axis halving/doubling while the held-out loss improves. */
+function selectHyperparameters(
+  obs: readonly Observation[],
+  prior: readonly number[],
+  dims: number,
+  options: PhaseMapFitOptions,
+): GpFit {
+  const minScale = 0.5 * medianNeighbourDistance(obs);
+  let best: GpFit | undefined;
+  const consider = (lengthScales: number[], noise: number) => {
+    const fit = fitGp(obs, prior, lengthScales, noise, true);
+    if (!best || fit.looLoss! < best.looLoss! - 1e-9) best = fit;
+  };
+  const scales = (options.lengthScales ?? DEFAULT_LENGTH_SCALES).filter((l) => l >= minScale);
+  for (const ell of scales.length > 0 ? scales : [minScale]) {
+    for (const noise of options.noiseLevels ?? DEFAULT_NOISE_LEVELS) consider(Array(dims).fill(ell), noise);
+  }
+  for (let d = 0; d < dims && dims > 1; d++) {
+    for (const factor of [0.5, 2]) {
+      for (let step = 0; step < 3; step++) {
+        const previous = best!;
+        const next = previous.lengthScales[d]! * factor;
+        if (next < minScale || next > MAX_LENGTH_SCALE) break;
+        consider(
+          previous.lengthScales.map((l, i) => (i === d ? next : l)),
+          previous.noise,
+        );
+        if (best === previous) break;
+      }
+    }
+  }
+  return best!;
+}
+
+/** Phase probabilities at raw points (one value per axis each). */
+export function predictPhaseMap(model: PhaseMapModel, grid: readonly number[][]): PhaseMapCell[] {
+  const inv2 = model.lengthScales.map((l) => 1 / (2 * l * l));
+  return grid.map((x) => {
+    const u = x.map((v, d) => normalise(model.axes[d]!, v));
+    const mean = [...model.prior];
+    model.inputs.forEach((xi, i) => {
+      const k = rbf(u, xi, inv2);
+      const w = model.weights[i]!;
+      for (let c = 0; c < mean.length; c++) mean[c]! += k * w[c]!;
+    });
+    const p = toProbabilities(mean);
+    const probs = Object.fromEntries(model.phases.map((ph, c) => [ph, p[c]!])) as Record<Phase, number>;
+    let top = 0;
+    for (let c = 1; c < p.length; c++) if (p[c]! > p[top]!) top = c;
+    return { x: [...x], probs, phase: model.phases[top]!, uncertainty: normalisedEntropy(p) };
+  });
+}
+
+/** Centres of a regular grid over the axes (raw values), first axis slowest. */
+export function gridPoints(axes: readonly Axis[], resolution: number | readonly number[]): number[][] {
+  const res = axes.map((_, d) => (typeof resolution === 'number' ? resolution : resolution[d]!));
+  let out: number[][] = [[]];
+  axes.forEach((axis, d) => {
+    const n = res[d]!;
+    const values = Array.from({ length: n }, (_, i) => denormalise(axis, (i + 0.5) / n));
+    out = out.flatMap((prefix) => values.map((v) => [...prefix, v]));
+  });
+  return out;
+}
+
+/** Points of classified trials whose parameters are numbers on every axis. */
+export function phasePoints(trials: readonly AnalysedTrial[], axes: readonly Axis[]): PhasePoint[] {
+  return trials.flatMap((t) => {
+    if (!t.classification) return [];
+    const x = axes.map((a) => t.params[a.name]);
+    if (!x.every((v): v is number => typeof v === 'number' && Number.isFinite(v))) return [];
+    return [{ x, phase: t.classification.phase }];
+  });
+}
+
+/** Fit on the classified trials and predict on a regular grid of `resolution` cells per axis. */
+export function estimatePhaseMap(
+  trials: readonly AnalysedTrial[],
+  axes: readonly Axis[],
+  options: PhaseMapFitOptions & { resolution: number | number[] },
+): PhaseMap {
+  const model = fitPhaseMap(phasePoints(trials, axes), axes, options);
+  const resolution = axes.map((_, d) =>
+    typeof options.resolution === 'number' ? options.resolution : options.resolution[d]!,
+  );
+  return { axes: [...axes], resolution, cells: predictPhaseMap(model, gridPoints(axes, resolution)) };
+}
+
+/** Entropy of a probability vector over log(length): 0 for a certain outcome, 1 for uniform. */
+export function normalisedEntropy(p: readonly number[]): number {
+  let h = 0;
+  for (const q of p) if (q > 0) h -= q * Math.log(q);
+  return p.length > 1 ? Math.min(1, h / Math.log(p.length)) : 0;
+}
+
+interface Observation {
+  /** Normalised coordinates. */
+  u: number[];
+  /** Share of the observation's points in each phase. */
+  y: number[];
+  /** Points merged into it. */
+  m: number;
+}
+
+interface GpFit {
+  lengthScales: number[];
+  noise: number;
+  weights: number[][];
+  looLoss: number | null;
+}
+
+/** Normalise, merge points at the same place, and bin when there are more than `maxPoints` places. */
+function observe(points: readonly PhasePoint[], axes: readonly Axis[], maxPoints: number): Observation[] {
+  const us = points.map((p) => {
+    if (p.x.length !== axes.length) {
+      throw new Error(`phase point has ${p.x.length} coordinates, expected ${axes.length}`);
+    }
+    const u = p.x.map((v, d) => normalise(axes[d]!, v));
+    if (!u.every(Number.isFinite))
+      throw new Error(`phase point ${JSON.stringify(p.x)} is off its axes' scale`);
+    return u;
+  });
+  const exact = mergeBy(points, us, (u) => u.join(','));
+  if (exact.length <= maxPoints) return exact;
+  // An axis with no more distinct values than bins (model sizes, say) keeps its values exactly.
+  const distinct = axes.map((_, d) => new Set(us.map((u) => u[d])).size);
+  for (let bins = maxPoints; ; bins = Math.floor(bins * 0.85)) {
+    const binned = mergeBy(points, us, (u) =>
+      u.map((v, d) => (distinct[d]! <= bins ? v : Math.min(bins - 1, Math.floor(v * bins)))).join(','),
+    );
+    if (binned.length <= maxPoints || bins <= 1) return binned;
+  }
+}
+
+/** Merge points by key: mean position, phase shares, count; sorted by position for order independence. */
+function mergeBy(points: readonly PhasePoint[], us: number[][], key: (u: number[]) => string): Observation[] {
+  const groups = new Map<string, { sum: number[]; counts: number[]; m: number }>();
+  points.forEach((p, i) => {
+    const u = us[i]!;
+    const k = key(u);
+    let g = groups.get(k);
+    if (!g) {
+      g = { sum: u.map(() => 0), counts: PHASES.map(() => 0), m: 0 };
+      groups.set(k, g);
+    }
+    u.forEach((v, d) => {
+      g.sum[d]! += v;
+    });
+    g.counts[PHASES.indexOf(p.phase)]!++;
+    g.m++;
+  });
+  return [...groups.values()]
+    .map((g) => ({ u: g.sum.map((s) => s / g.m), y: g.counts.map((c) => c / g.m), m: g.m }))
+    .sort((a, b) => compareVectors(a.u, b.u));
+}
+
+function phaseShares(observations: readonly Observation[]): number[] {
+  const total = observations.reduce((s, o) => s + o.m, 0);
+  if (total === 0) return PHASES.map(() => 1 / PHASES.length);
+  return PHASES.map((_, c) => observations.reduce((s, o) => s + o.m * o.y[c]!, 0) / total);
+}
+
+/** GP weights for every phase, and optionally the leave-one-location-out cross-entropy. */
+function fitGp(
+  obs: readonly Observation[],
+  prior: readonly number[],
+  lengthScales: number[],
+  noise: number,
+  withLoo: boolean,
+): GpFit {
+  const n = obs.length;
+  if (n === 0) return { lengthScales, noise, weights: [], looLoss: null };
+  const inv2 = lengthScales.map((l) => 1 / (2 * l * l));
+  const k = new Matrix(n, n);
+  for (let i = 0; i < n; i++) {
+    k.set(i, i, 1 + noise / obs[i]!.m + JITTER);
+    for (let j = 0; j < i; j++) {
+      const v = rbf(obs[i]!.u, obs[j]!.u, inv2);
+      k.set(i, j, v);
+      k.set(j, i, v);
+    }
+  }
+  const linv = lowerInverse(new CholeskyDecomposition(k).lowerTriangularMatrix.to2DArray());
+  // α = K⁻¹ r = L⁻ᵀ (L⁻¹ r) for each phase's centred indicators r.
+  const weights: number[][] = obs.map(() => prior.map(() => 0));
+  prior.forEach((p0, c) => {
+    const z = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const row = linv[i]!;
+      let s = 0;
+      for (let j = 0; j <= i; j++) s += row[j]! * (obs[j]!.y[c]! - p0);
+      z[i] = s;
+    }
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let i = j; i < n; i++) s += linv[i]![j]! * z[i]!;
+      weights[j]![c] = s;
+    }
+  });
+  if (!withLoo) return { lengthScales, noise, weights, looLoss: null };
+  // [K⁻¹]_ii = Σ_j (L⁻¹)_ji²
+  const diag = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    const row = linv[j]!;
+    for (let i = 0; i <= j; i++) diag[i]! += row[i]! * row[i]!;
+  }
+  // Brier score of the held-out probabilities against each place's phase shares:
+  // bounded, so one confidently wrong place cannot push the fit to degenerate scales.
+  let loss = 0;
+  let total = 0;
+  obs.forEach((o, i) => {
+    const p = toProbabilities(o.y.map((y, c) => y - weights[i]![c]! / diag[i]!));
+    o.y.forEach((share, c) => {
+      loss += o.m * (p[c]! - share) ** 2;
+    });
+    total += o.m;
+  });
+  return { lengthScales, noise, weights, looLoss: loss / total };
+}
+
+/** Inverse of a lower-triangular matrix (rows of a dense array), by forward substitution. */
+function lowerInverse(l: number[][]): Float64Array[] {
+  const n = l.length;
+  const inv = Array.from({ length: n }, () => new Float64Array(n));
+  for (let i = 0; i < n; i++) {
+    const li = l[i]!;
+    const out = inv[i]!;
+    const d = li[i]!;
+    out[i] = 1 / d;
+    for (let j = 0; j < i; j++) {
+      let s = 0;
+      for (let k = j; k < i; k++) s += li[k]! * inv[k]![j]!;
+      out[j] = -s / d;
+    }
+  }
+  return inv;
+}
+
+function rbf(a: readonly number[], b: readonly number[], inv2: readonly number[]): number {
+  let s = 0;
+  for (let d = 0; d < a.length; d++) {
+    const diff = a[d]! - b[d]!;
+    s += diff * diff * inv2[d]!;
+  }
+  return Math.exp(-s);
+}
+
+/** Clip posterior means at a small floor and normalise them to sum to one. */
+function toProbabilities(mean: readonly number[]): number[] {
+  const clipped = mean.map((v) => Math.max(PROB_FLOOR, v));
+  const sum = clipped.reduce((s, v) => s + v, 0);
+  return clipped.map((v) => v / sum);
+}
+
+/** Median over observations of the distance to the nearest other observation (normalised units). */
+function medianNeighbourDistance(obs: readonly Observation[]): number {
+  const nearest = obs.map((a, i) => {
+    let best = Number.POSITIVE_INFINITY;
+    obs.forEach((b, j) => {
+      if (j !== i) best = Math.min(best, Math.hypot(...a.u.map((v, d) => v - b.u[d]!)));
+    });
+    return best;
+  });
+  return median(nearest.filter(Number.isFinite)) ?? 0;
+}
+
+function compareVectors(a: readonly number[], b: readonly number[]): number {
+  for (let d = 0; d < a.length; d++) if (a[d] !== b[d]) return a[d]! - b[d]!;
+  return 0;
+}
