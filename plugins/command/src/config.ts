@@ -1,0 +1,107 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, extname, isAbsolute, resolve } from 'node:path';
+import type { AnyTrainer } from '@grokmap/plugin-sdk';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { type CommandTrainerConfig, createCommandTrainer } from './command-trainer.js';
+import { jsonSchemaLiteSchema, jsonSchemaLiteToZod } from './json-schema-lite.js';
+
+/**
+ * The worker-side configuration of external trainers: the only place a
+ * program, its arguments and its environment can come from. A sweep spec
+ * can name one of these trainers and give it parameters; it can never name
+ * a command.
+ *
+ * ```yaml
+ * trainers:
+ *   - name: numpy-modular
+ *     program: .grokmap/venv/bin/python
+ *     args: [examples/numpy_modular.py]
+ *     env: { OPENBLAS_NUM_THREADS: "1" }
+ *     cwd: .                      # relative to this file; the default
+ *     grace_ms: 10000
+ *     params_schema:              # optional JSON-schema-lite; omitted: any object
+ *       type: object
+ *       properties: { p: { type: integer, minimum: 2 } }
+ * ```
+ */
+export const commandTrainerEntrySchema = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9-]*$/, "lower-case letters, digits and '-'"),
+  version: z.string().optional(),
+  description: z.string().optional(),
+  program: z.string().min(1),
+  args: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).default({}),
+  inherit_env: z.boolean().default(true),
+  cwd: z.string().optional(),
+  grace_ms: z.number().int().nonnegative().optional(),
+  max_checkpoint_bytes: z.number().int().positive().optional(),
+  work_dir: z.string().optional(),
+  params_schema: jsonSchemaLiteSchema.optional(),
+});
+
+export const commandTrainersFileSchema = z
+  .strictObject({ trainers: z.array(commandTrainerEntrySchema) })
+  .superRefine((file, ctx) => {
+    const seen = new Set<string>();
+    file.trainers.forEach((t, i) => {
+      if (seen.has(t.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['trainers', i, 'name'],
+          message: `duplicate trainer "${t.name}"`,
+        });
+      }
+      seen.add(t.name);
+    });
+  });
+export type CommandTrainersFile = z.infer<typeof commandTrainersFileSchema>;
+
+export class CommandConfigError extends Error {}
+
+/**
+ * Turn a parsed config into command trainer configs. Relative `cwd` and
+ * `work_dir` resolve from `baseDir` (the config file's folder); `cwd`
+ * defaults to it, so relative `program` and `args` work from there.
+ */
+export function commandTrainerConfigs(
+  input: unknown,
+  baseDir: string,
+  source = 'config',
+): CommandTrainerConfig[] {
+  const parsed = commandTrainersFileSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`)
+      .join('\n');
+    throw new CommandConfigError(`invalid command trainer config ${source}:\n${problems}`);
+  }
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  return parsed.data.trainers.map((t) => ({
+    name: t.name,
+    ...(t.version !== undefined ? { version: t.version } : {}),
+    ...(t.description !== undefined ? { description: t.description } : {}),
+    program: t.program,
+    args: t.args,
+    env: t.env,
+    inheritEnv: t.inherit_env,
+    cwd: at(t.cwd ?? '.'),
+    ...(t.grace_ms !== undefined ? { graceMs: t.grace_ms } : {}),
+    ...(t.max_checkpoint_bytes !== undefined ? { maxCheckpointBytes: t.max_checkpoint_bytes } : {}),
+    ...(t.work_dir !== undefined ? { workDir: at(t.work_dir) } : {}),
+    ...(t.params_schema !== undefined ? { paramsSchema: jsonSchemaLiteToZod(t.params_schema) } : {}),
+  }));
+}
+
+/** Load a worker's command trainers from a JSON or YAML file. */
+export async function loadCommandTrainers(configPath: string): Promise<AnyTrainer[]> {
+  const path = resolve(configPath);
+  const text = await readFile(path, 'utf8');
+  let doc: unknown;
+  try {
+    doc = extname(path) === '.json' ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new CommandConfigError(`cannot parse command trainer config ${path}: ${(err as Error).message}`);
+  }
+  return commandTrainerConfigs(doc, dirname(path), path).map(createCommandTrainer);
+}

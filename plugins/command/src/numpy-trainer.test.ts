@@ -1,0 +1,189 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  createTestContext,
+  type ProgressReport,
+  type TrialOutcome,
+  trialOutcomeSchema,
+} from '@grokmap/plugin-sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCommandTrainer } from './command-trainer.js';
+import { loadCommandTrainers } from './config.js';
+
+// These tests run examples/numpy_modular.py for real, with the venv that
+// scripts/ensure-python.sh creates. Without numpy they are skipped on a
+// developer machine and fail loudly in CI (CI set), never pass silently.
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const script = join(root, 'examples/numpy_modular.py');
+
+function findPython(): { python?: string; problem?: string } {
+  try {
+    const out = execFileSync(join(root, 'plugins/command/scripts/ensure-python.sh'), {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return { python: out.trim().split('\n').pop()! };
+  } catch (err) {
+    return {
+      problem: `cannot provide python with numpy (plugins/command/scripts/ensure-python.sh): ${(err as Error).message}`,
+    };
+  }
+}
+const { python, problem } = findPython();
+const runHere = python !== undefined || process.env.CI !== undefined;
+
+const params = {
+  p: 23,
+  embed_dim: 32,
+  model_size: 64,
+  lr: 0.003,
+  weight_decay: 1,
+  data_fraction: 0.6,
+  max_steps: 400,
+  eval_every: 50,
+  checkpoint_every: 100,
+  seed: 3,
+};
+
+function numpyTrainer() {
+  if (!python) throw new Error(problem);
+  // One BLAS thread: the same arithmetic on every run, so a resumed run can be compared bit for bit.
+  return createCommandTrainer({
+    name: 'numpy-modular',
+    program: python,
+    args: [script],
+    env: { OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' },
+    graceMs: 20_000,
+  });
+}
+
+describe.runIf(runHere)('numpy_modular.py through the command trainer', () => {
+  let reference: { outcome: TrialOutcome; reports: ProgressReport[]; savedSteps: number[] };
+
+  beforeAll(async () => {
+    const ctx = createTestContext({ trialId: 'reference' });
+    const outcome = await numpyTrainer().train(params, ctx);
+    reference = { outcome, reports: ctx.reports, savedSteps: ctx.saved.map((c) => c.step) };
+  }, 120_000);
+
+  it('turns progress lines into reports and the result into a valid outcome', () => {
+    const { outcome, reports } = reference;
+    expect(outcome.status, outcome.reason).toBe('completed');
+    expect(trialOutcomeSchema.parse(outcome)).toEqual(outcome);
+    expect(outcome.backend).toBe('numpy');
+    expect(outcome.steps).toBe(params.max_steps);
+    expect(outcome.maxSteps).toBe(params.max_steps);
+
+    const steps = reports.map((r) => r.step);
+    expect(steps[0]).toBe(0);
+    expect(steps.at(-1)).toBe(params.max_steps);
+    expect(steps).toEqual([...steps].sort((a, b) => a - b));
+    expect(new Set(steps).size).toBe(steps.length);
+
+    const last = reports.at(-1)!;
+    expect(outcome.final).toEqual({
+      trainAcc: last.trainAcc,
+      valAcc: last.valAcc,
+      trainLoss: last.trainLoss,
+      valLoss: last.valLoss,
+      weightNorm: last.weightNorm,
+    });
+    // The curve is every evaluation (few enough here that none is thinned).
+    expect(outcome.curves.map((c) => c.step)).toEqual(steps);
+    const firstTrain = reports.find((r) => (r.trainAcc ?? 0) >= 0.99)?.step ?? null;
+    const firstVal = reports.find((r) => (r.valAcc ?? 0) >= 0.99)?.step ?? null;
+    expect(outcome.firstStepAtThreshold).toEqual({ train: firstTrain, val: firstVal });
+    // This small MLP fits its training set well within the budget.
+    expect(firstTrain).not.toBeNull();
+    expect(outcome.extra?.n_train).toBe(Math.round(0.6 * 23 * 23));
+  });
+
+  it('stores every checkpoint line in the context checkpoint store', () => {
+    expect(reference.savedSteps).toEqual([100, 200, 300]);
+  });
+
+  it('resumes a cancelled trial from its checkpoint and ends exactly where an uninterrupted run does', async () => {
+    const first = createTestContext({ trialId: 'resumed' });
+    const save = first.checkpoint.save.bind(first.checkpoint);
+    first.checkpoint.save = async (step, data) => {
+      await save(step, data);
+      first.abort('worker shutting down');
+    };
+    // Slow steps so that the abort lands mid-run; the assertions below hold either way.
+    const cancelled = await numpyTrainer().train({ ...params, step_delay_ms: 5 }, first);
+    expect(cancelled.status).toBe('cancelled');
+    expect(cancelled.reason).not.toMatch(/ignoring SIGTERM/);
+    const checkpoint = first.saved.at(-1)!;
+    expect(checkpoint.step).toBeGreaterThan(0);
+    expect(checkpoint.step).toBeLessThan(params.max_steps);
+
+    const second = createTestContext({ trialId: 'resumed', attempt: 2, initialCheckpoint: checkpoint });
+    const resumed = await numpyTrainer().train(params, second);
+    expect(resumed.status, resumed.reason).toBe('completed');
+    expect(second.reports[0]!.step).toBeGreaterThan(checkpoint.step);
+
+    const expected = reference.outcome;
+    expect(resumed.final).toEqual(expected.final);
+    expect(resumed.steps).toBe(expected.steps);
+    expect(resumed.firstStepAtThreshold).toEqual(expected.firstStepAtThreshold);
+    // The curve before the checkpoint travels inside it, so the outcome has the whole run.
+    expect(resumed.curves).toEqual(expected.curves);
+  }, 120_000);
+
+  describe('from a worker config file', () => {
+    let dir: string;
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'grokmap-cmd-config-'));
+    });
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('loads the trainer, validates parameters with its schema and runs it', async () => {
+      const configPath = join(dir, 'trainers.yaml');
+      await writeFile(
+        configPath,
+        [
+          'trainers:',
+          '  - name: numpy-modular',
+          `    program: ${JSON.stringify(python ?? 'python3')}`,
+          `    args: [${JSON.stringify(script)}]`,
+          '    env: { OPENBLAS_NUM_THREADS: "1" }',
+          '    params_schema:',
+          '      type: object',
+          '      additionalProperties: false',
+          '      required: [p]',
+          '      properties:',
+          '        p: { type: integer, minimum: 2 }',
+          '        max_steps: { type: integer, minimum: 1, default: 30 }',
+          '        model_size: { type: integer, minimum: 1 }',
+          '        embed_dim: { type: integer, minimum: 1 }',
+          '        activation: { type: string, enum: [relu, quadratic] }',
+          '',
+        ].join('\n'),
+      );
+      const [trainer, ...rest] = await loadCommandTrainers(configPath);
+      expect(rest).toHaveLength(0);
+      expect(trainer!.name).toBe('numpy-modular');
+      expect(trainer!.params.safeParse({ p: 1 }).success).toBe(false);
+      expect(trainer!.params.safeParse({ p: 11, command: 'rm -rf /' }).success).toBe(false);
+
+      const parsed = trainer!.params.parse({ p: 11, model_size: 16, embed_dim: 8, activation: 'quadratic' });
+      expect(parsed).toMatchObject({ max_steps: 30 });
+      const ctx = createTestContext();
+      const outcome = await trainer!.train(parsed, ctx);
+      expect(outcome.status, outcome.reason).toBe('completed');
+      expect(outcome.steps).toBe(30);
+      expect(ctx.reports.at(-1)?.step).toBe(30);
+    }, 60_000);
+  });
+});
+
+if (!runHere) {
+  describe('numpy_modular.py through the command trainer', () => {
+    it.skip(`needs python with numpy: ${problem}`, () => {});
+  });
+}
