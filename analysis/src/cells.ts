@@ -91,8 +91,8 @@ function summarise(key: string, params: Record<string, unknown>, members: Analys
   };
 }
 
-/** Order cells by their key values, numbers numerically, in the order of `cellKeys`. */
-function compareParams(
+/** Order parameter records by the values of `keys` in turn, numbers numerically. */
+export function compareParams(
   a: Record<string, unknown>,
   b: Record<string, unknown>,
   keys: readonly string[],

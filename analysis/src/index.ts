@@ -1,3 +1,4 @@
+export * from './boundary.js';
 export * from './cells.js';
 export * from './classify.js';
 export * from './phase-map.js';
