@@ -1,1 +1,10 @@
-export {};
+export * from './activities/control-activities.js';
+export * from './activities/trainer-activities.js';
+export * from './analysed.js';
+export * from './checkpoints.js';
+export * from './metric.js';
+export * from './registry.js';
+export * from './store/types.js';
+export * from './temporal-runtime.js';
+export * from './trial-runner/index.js';
+export * from './workers.js';

@@ -1,8 +1,14 @@
 // Everything here is safe to import from workflow code except validate.ts
 // (it parses YAML), which workflow code never imports.
 
+export * from './activity-types.js';
 export * from './prng.js';
+export * from './samplers/sampler.js';
+export * from './samplers/static-sampler.js';
 export * from './search-space.js';
 export * from './spec.js';
+export * from './sweep-state.js';
+export type { SweepInput, SweepResult } from './sweep-workflow.js';
+export { progressQuery, trialProgressSignal } from './sweep-workflow.js';
 export * from './trials.js';
 export * from './validate.js';

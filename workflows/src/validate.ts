@@ -36,7 +36,7 @@ export function validateSpecText(text: string, lookupTrainer: TrainerLookup): Sp
       problems: doc.errors.map((e) => ({
         path: '',
         message: `malformed YAML: ${e.message.split('\n')[0]}`,
-        line: e.linePos?.[0]?.line,
+        line: lineCounter.linePos(e.pos[0]).line,
       })),
     };
   }

@@ -1,0 +1,185 @@
+import { formatProblems, sweepIdFor } from '@grokmap/workflows';
+import type { Command } from 'commander';
+import { CliError, checkSpecFile, connectClient, createLogger } from '../context.js';
+import { openResultsStore, startLocalWorkers } from '../local-workers.js';
+import { renderPhaseGrid } from '../phase-grid.js';
+import { queryProgress, startSweep, storedTrials, sweptNames, waitForSweep } from '../sweep-client.js';
+import { watchSweep } from '../watch.js';
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function registerSweepCommands(program: Command): void {
+  const sweep = program.command('sweep').description('validate, start, follow and cancel sweeps');
+
+  sweep
+    .command('validate <spec>')
+    .description('check a sweep spec (and every trial against its trainer) without starting anything')
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, opts: { json?: boolean }) => {
+      const check = await checkSpecFile(file);
+      if (opts.json) printJson(check.ok ? { ok: true, sweepId: sweepIdFor(check.spec) } : check);
+      else if (check.ok) process.stdout.write(`${file}: ok (sweep id ${sweepIdFor(check.spec)})\n`);
+      if (!check.ok) {
+        if (!opts.json)
+          process.stderr.write(
+            `${file}: ${check.problems.length} problem(s)\n${formatProblems(check.problems)}\n`,
+          );
+        process.exitCode = 2;
+      }
+    });
+
+  sweep
+    .command('start <spec>')
+    .description(
+      'start a sweep on the Temporal server (the embedded one unless GROKMAP_TEMPORAL_ADDRESS is set)',
+    )
+    .option('--wait', 'wait for the sweep to finish and print its phase grid')
+    .option('--id <id>', 'sweep id (default: the spec name and a hash of its content)')
+    .option('--with-workers', 'run a control and a trainer worker in this process while waiting')
+    .option('--concurrency <n>', 'trials at once for --with-workers', (v) => Number.parseInt(v, 10))
+    .option('--continue-as-new-after <events>', 'history events per workflow run', (v) =>
+      Number.parseInt(v, 10),
+    )
+    .option('--json', 'machine-readable output')
+    .action(
+      async (
+        file: string,
+        opts: {
+          wait?: boolean;
+          id?: string;
+          withWorkers?: boolean;
+          concurrency?: number;
+          continueAsNewAfter?: number;
+          json?: boolean;
+        },
+      ) => {
+        const logger = createLogger(!!opts.json);
+        const check = await checkSpecFile(file);
+        if (!check.ok) {
+          process.stderr.write(
+            `${file}: ${check.problems.length} problem(s)\n${formatProblems(check.problems)}\n`,
+          );
+          process.exitCode = 2;
+          return;
+        }
+        const spec = check.spec;
+        const sweepId = opts.id ?? sweepIdFor(spec);
+        const connected = await connectClient(logger);
+        const local = opts.withWorkers
+          ? await startLocalWorkers({
+              settings: connected.settings,
+              logger,
+              queue: spec.resources.queue,
+              ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+            })
+          : undefined;
+        try {
+          const { attached } = await startSweep(connected.client, spec, sweepId, {
+            ...(opts.continueAsNewAfter ? { maxHistoryEvents: opts.continueAsNewAfter } : {}),
+          });
+          if (opts.json && !opts.wait) printJson({ sweepId, attached });
+          else if (!opts.wait)
+            process.stdout.write(`${attached ? 'attached to running' : 'started'} sweep ${sweepId}\n`);
+          if (opts.wait) {
+            const handle = connected.client.workflow.getHandle(sweepId);
+            const result = await waitForSweep(handle);
+            const store = local?.store ?? (await openResultsStore(logger));
+            const trials = await storedTrials(store, sweepId);
+            if (opts.json) printJson({ ...result, trials });
+            else {
+              process.stdout.write(
+                `sweep ${sweepId}: ${result.status}${result.verdict ? ` (${result.verdict})` : ''}\n`,
+              );
+              process.stdout.write(`${renderPhaseGrid(trials, sweptNames(spec))}\n`);
+              if (result.reportDir) process.stdout.write(`report: ${result.reportDir}/report.html\n`);
+            }
+            if (!local) await store.close();
+            if (result.status !== 'completed') process.exitCode = 1;
+          }
+        } finally {
+          await local?.shutdown();
+          await connected.close();
+        }
+      },
+    );
+
+  sweep
+    .command('status <id>')
+    .description("a sweep's progress: counts by status and phase, running trials, its phase grid")
+    .option('--json', 'machine-readable output')
+    .action(async (sweepId: string, opts: { json?: boolean }) => {
+      const logger = createLogger(!!opts.json);
+      const store = await openResultsStore(logger);
+      try {
+        const record = await store.getSweep(sweepId);
+        const connected = await connectClient(logger);
+        const progress = await queryProgress(connected.client.workflow.getHandle(sweepId));
+        await connected.close();
+        if (!record && !progress) throw new CliError(`no sweep with id ${sweepId}`);
+        const trials = await storedTrials(store, sweepId);
+        const reportFile = record?.reportDir ? `${record.reportDir}/report.html` : undefined;
+        if (opts.json) {
+          printJson({ sweep: record, progress, report: reportFile, trials: trials.length });
+          return;
+        }
+        const lines = [
+          `sweep ${sweepId}  ${record?.status ?? progress?.status ?? 'unknown'}${record?.verdict ? ` — ${record.verdict}` : ''}`,
+        ];
+        if (progress) {
+          lines.push(
+            `trials: ${progress.finished}/${progress.planned} finished, ${progress.running.length} running`,
+          );
+          lines.push(
+            `by status: ${JSON.stringify(progress.byStatus)}  by phase: ${JSON.stringify(progress.byPhase)}`,
+          );
+          for (const r of progress.running)
+            lines.push(`  running ${r.trialId}  step ${r.step ?? '-'}  attempt ${r.attempt ?? 1}`);
+        }
+        if (record) lines.push(renderPhaseGrid(trials, sweptNames(record.spec)));
+        if (reportFile) lines.push(`report: ${reportFile}`);
+        process.stdout.write(`${lines.join('\n')}\n`);
+      } finally {
+        await store.close();
+      }
+    });
+
+  sweep
+    .command('watch <id>')
+    .description('follow a sweep live: a progress bar and its phase grid filling in')
+    .action(async (sweepId: string) => {
+      const logger = createLogger(false);
+      const connected = await connectClient(logger);
+      const store = await openResultsStore(logger);
+      try {
+        await watchSweep(connected.client.workflow.getHandle(sweepId), store, sweepId);
+      } finally {
+        await store.close();
+        await connected.close();
+      }
+    });
+
+  sweep
+    .command('cancel <id>')
+    .description(
+      'cancel a sweep: in-flight trials stop at their next heartbeat and are recorded as cancelled',
+    )
+    .action(async (sweepId: string) => {
+      const logger = createLogger(false);
+      const connected = await connectClient(logger);
+      try {
+        const handle = connected.client.workflow.getHandle(sweepId);
+        await handle.cancel();
+        try {
+          await handle.result();
+        } catch {
+          // A cancelled workflow's result is a CancelledFailure: that is the success case here.
+        }
+        const d = await handle.describe();
+        process.stdout.write(`sweep ${sweepId}: ${d.status.name.toLowerCase()}\n`);
+      } finally {
+        await connected.close();
+      }
+    });
+}

@@ -1,0 +1,88 @@
+import path from 'node:path';
+import { connectOptions, grokmapHome } from '@grokmap/infra';
+import {
+  installTemporalRuntime,
+  loadWorkerConfig,
+  startControlWorker,
+  startTrainerWorker,
+} from '@grokmap/workers';
+import { NativeConnection } from '@temporalio/worker';
+import type { Command } from 'commander';
+import { CliError, connectClient, createLogger } from '../context.js';
+import { openResultsStore } from '../local-workers.js';
+import { reportWriterFor } from '../report-writer.js';
+
+function parseGpus(value: string): number[] {
+  const gpus = value.split(',').map((s) => Number.parseInt(s.trim(), 10));
+  if (gpus.some((g) => !Number.isInteger(g) || g < 0))
+    throw new CliError(`--gpus: expected indices like 0,1,2, got '${value}'`);
+  if (new Set(gpus).size !== gpus.length) throw new CliError(`--gpus: '${value}' lists a device twice`);
+  return gpus;
+}
+
+export function registerWorkerCommand(program: Command): void {
+  program
+    .command('worker')
+    .description(
+      'run a worker: `--queue control` hosts workflows and bookkeeping; any other queue trains trials',
+    )
+    .requiredOption('--queue <queue>', 'control, or a trainer resource class such as cpu or gpu')
+    .option('--concurrency <n>', 'trials at once (default: CPU cores, or one per GPU)', (v) =>
+      Number.parseInt(v, 10),
+    )
+    .option('--gpus <list>', 'GPU indices, one trial per device, e.g. 0,1,2,3', parseGpus)
+    .option('--config <file>', 'worker config: which plugins and command trainers this worker hosts')
+    .option('--memory-limit-mb <n>', 'kill a trial whose process grows past this', (v) =>
+      Number.parseInt(v, 10),
+    )
+    .option('--json', 'JSON logs')
+    .action(
+      async (opts: {
+        queue: string;
+        concurrency?: number;
+        gpus?: number[];
+        config?: string;
+        memoryLimitMb?: number;
+        json?: boolean;
+      }) => {
+        const logger = createLogger(!!opts.json);
+        installTemporalRuntime(logger);
+        if (opts.config) process.env.GROKMAP_WORKER_CONFIG = path.resolve(opts.config);
+        loadWorkerConfig(); // fail fast on a bad config, before connecting
+        const connected = await connectClient(logger);
+        await connected.close();
+        const connection = await NativeConnection.connect(connectOptions(connected.settings));
+        const store = await openResultsStore(logger);
+        const running =
+          opts.queue === 'control'
+            ? await startControlWorker({
+                connection,
+                namespace: connected.settings.namespace,
+                store,
+                logger,
+                writeReport: reportWriterFor(store, logger),
+              })
+            : await startTrainerWorker({
+                connection,
+                namespace: connected.settings.namespace,
+                queue: opts.queue,
+                ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+                ...(opts.gpus ? { gpus: opts.gpus } : {}),
+                ...(opts.memoryLimitMb ? { memoryLimitMb: opts.memoryLimitMb } : {}),
+                store,
+                checkpointDir: process.env.GROKMAP_CHECKPOINT_DIR ?? path.join(grokmapHome(), 'checkpoints'),
+                logger,
+              });
+        // SIGTERM drains: no new trials; in-flight trials are told to stop, checkpoint, and are retried elsewhere.
+        const stop = (signal: string) => {
+          logger.info({ signal }, 'draining worker');
+          void running.shutdown();
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+        await running.done;
+        await store.close();
+        await connection.close();
+      },
+    );
+}

@@ -1,0 +1,241 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { DeviceAssignment, ProgressReport, TrialOutcome } from '@grokmap/plugin-sdk';
+import type { Logger } from 'pino';
+import type { ChildMessage, ParentMessage, RunTrialJob } from './protocol.js';
+
+/**
+ * A pool of child processes, each running one trial at a time and reused
+ * across trials. Isolation without paying process start-up per trial: a
+ * crash, an out-of-memory kill or a hang fails only the trial it ran, and
+ * the process is replaced.
+ */
+export interface TrialCallbacks {
+  onProgress(report: ProgressReport): void;
+  onCheckpoint(uri: string, step: number): void;
+}
+
+export type TrialRunResult =
+  | { kind: 'outcome'; outcome: TrialOutcome }
+  | { kind: 'invalid-params'; message: string }
+  | { kind: 'failed'; message: string }
+  /** The process died or was killed (out of memory, segfault, hang). */
+  | { kind: 'crashed'; message: string; hung: boolean; outOfMemory: boolean };
+
+export interface PoolOptions {
+  size: number;
+  logger: Logger;
+  /** Kill a trial's process above this resident memory (MiB). */
+  memoryLimitMb?: number;
+  /** Kill a trial that reports no progress for this long (ms). */
+  stallTimeoutMs?: number;
+  /** Environment per slot (e.g. CUDA_VISIBLE_DEVICES for slot i). */
+  envForSlot?: (slot: number) => NodeJS.ProcessEnv;
+  /** The device each slot's trials are given (one trial per GPU). */
+  deviceForSlot?: (slot: number) => DeviceAssignment;
+}
+
+interface Slot {
+  index: number;
+  child?: ChildProcess;
+  busy: boolean;
+  stderrTail: string[];
+}
+
+const CHILD_ENTRY = fileURLToPath(new URL('./child.ts', import.meta.url));
+const TSX_LOADER = import.meta.resolve('tsx');
+
+export class TrialProcessPool {
+  private readonly slots: Slot[];
+  private readonly waiters: ((slot: Slot) => void)[] = [];
+  private closed = false;
+
+  constructor(private readonly options: PoolOptions) {
+    this.slots = Array.from({ length: options.size }, (_, index) => ({ index, busy: false, stderrTail: [] }));
+  }
+
+  /** Run one trial in a free child process; waits for a slot when all are busy. */
+  async run(job: RunTrialJob, callbacks: TrialCallbacks, signal: AbortSignal): Promise<TrialRunResult> {
+    const slot = await this.acquire();
+    try {
+      const child = await this.ensureChild(slot);
+      return await this.runIn(slot, child, job, callbacks, signal);
+    } finally {
+      slot.busy = false;
+      this.release(slot);
+    }
+  }
+
+  private acquire(): Promise<Slot> {
+    if (this.closed) return Promise.reject(new Error('trial process pool is closed'));
+    const free = this.slots.find((s) => !s.busy);
+    if (free) {
+      free.busy = true;
+      return Promise.resolve(free);
+    }
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private release(slot: Slot): void {
+    const next = this.waiters.shift();
+    if (next) {
+      slot.busy = true;
+      next(slot);
+    }
+  }
+
+  private ensureChild(slot: Slot): Promise<ChildProcess> {
+    if (slot.child && slot.child.exitCode === null && slot.child.connected)
+      return Promise.resolve(slot.child);
+    const heapMb = this.options.memoryLimitMb
+      ? Math.max(256, Math.floor(this.options.memoryLimitMb * 0.9))
+      : undefined;
+    const child = fork(CHILD_ENTRY, [], {
+      execArgv: ['--import', TSX_LOADER, ...(heapMb ? [`--max-old-space-size=${heapMb}`] : [])],
+      env: { ...process.env, ...this.options.envForSlot?.(slot.index) },
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      serialization: 'advanced',
+    });
+    slot.stderrTail = [];
+    child.stderr?.on('data', (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      slot.stderrTail.push(...chunk.toString().split('\n').filter(Boolean));
+      if (slot.stderrTail.length > 40) slot.stderrTail.splice(0, slot.stderrTail.length - 40);
+    });
+    slot.child = child;
+    return new Promise((resolve, reject) => {
+      const onMessage = (m: ChildMessage) => {
+        if (m.type === 'ready') {
+          child.off('exit', onExit);
+          child.off('message', onMessage);
+          resolve(child);
+        }
+      };
+      const onExit = (code: number | null) =>
+        reject(
+          new Error(
+            `trial process exited during start-up (code ${code}): ${slot.stderrTail.slice(-5).join(' | ')}`,
+          ),
+        );
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    });
+  }
+
+  private runIn(
+    slot: Slot,
+    child: ChildProcess,
+    job: RunTrialJob,
+    callbacks: TrialCallbacks,
+    signal: AbortSignal,
+  ): Promise<TrialRunResult> {
+    return new Promise<TrialRunResult>((resolve) => {
+      let lastProgress = Date.now();
+      let killedFor: 'hang' | 'memory' | undefined;
+      const finish = (result: TrialRunResult) => {
+        clearInterval(watchdog);
+        signal.removeEventListener('abort', onAbort);
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve(result);
+      };
+      const onMessage = (m: ChildMessage) => {
+        switch (m.type) {
+          case 'progress':
+            lastProgress = Date.now();
+            callbacks.onProgress(m.report);
+            break;
+          case 'checkpoint':
+            lastProgress = Date.now();
+            callbacks.onCheckpoint(m.uri, m.step);
+            break;
+          case 'result':
+            finish({ kind: 'outcome', outcome: m.outcome });
+            break;
+          case 'invalid-params':
+            finish({ kind: 'invalid-params', message: m.message });
+            break;
+          case 'failed':
+            finish({ kind: 'failed', message: m.message });
+            break;
+        }
+      };
+      const onExit = (code: number | null, sig: NodeJS.Signals | null) => {
+        const tail = slot.stderrTail.slice(-8).join('\n');
+        const outOfMemory =
+          killedFor === 'memory' || /heap out of memory|Allocation failed|ENOMEM/i.test(tail);
+        const why =
+          killedFor === 'hang'
+            ? `no progress for ${Math.round((this.options.stallTimeoutMs ?? 0) / 1000)} s; process killed`
+            : killedFor === 'memory'
+              ? `resident memory above ${this.options.memoryLimitMb} MiB; process killed`
+              : outOfMemory
+                ? 'out of memory'
+                : `trial process exited (${sig ? `signal ${sig}` : `code ${code}`})`;
+        finish({
+          kind: 'crashed',
+          message: tail ? `${why}; stderr: ${tail.slice(-1500)}` : why,
+          hung: killedFor === 'hang',
+          outOfMemory,
+        });
+      };
+      const onAbort = () => {
+        const reason = String(signal.reason ?? 'aborted');
+        this.send(child, { type: 'abort', reason });
+        // A trainer that ignores its abort signal is killed after a grace period.
+        setTimeout(() => {
+          if (child.exitCode === null && slot.child === child) child.kill('SIGKILL');
+        }, 15_000).unref();
+      };
+      const watchdog = setInterval(() => {
+        const stall = this.options.stallTimeoutMs;
+        if (stall && Date.now() - lastProgress > stall && !killedFor) {
+          killedFor = 'hang';
+          child.kill('SIGKILL');
+        }
+        const limit = this.options.memoryLimitMb;
+        if (limit && !killedFor && child.pid && residentMb(child.pid) > limit) {
+          killedFor = 'memory';
+          child.kill('SIGKILL');
+        }
+      }, 500);
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+      const device = this.options.deviceForSlot?.(slot.index) ?? job.device;
+      this.send(child, { type: 'run', job: { ...job, device } });
+    });
+  }
+
+  private send(child: ChildProcess, message: ParentMessage): void {
+    if (child.connected) child.send(message);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        const child = slot.child;
+        if (!child || child.exitCode !== null) return;
+        const exited = new Promise((r) => child.once('exit', r));
+        child.disconnect();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+}
+
+/** Resident set size of a process in MiB (Linux /proc); 0 where unknown. */
+export function residentMb(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+    return match ? Number(match[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,74 @@
+import type { TrialStatus } from '@grokmap/plugin-sdk';
+import type { SweepSpec } from './spec.js';
+import type { PlannedTrial } from './trials.js';
+
+/**
+ * Activity signatures the workflows call. Types only: the implementations
+ * live in @grokmap/workers, and workflow code must not import them.
+ */
+
+export type PhaseName = 'comprehension' | 'grokking' | 'memorization' | 'confusion';
+
+/** What a workflow keeps of a finished trial: small, never curves. */
+export interface TrialSummary {
+  trialId: string;
+  index: number;
+  status: TrialStatus;
+  phase: PhaseName | null;
+  tTrain: number | null;
+  tVal: number | null;
+  /** The spec's metric for bayes sweeps, when the trial produced it. */
+  metric: number | null;
+  attempts: number;
+  reason?: string;
+  /** False when the store already held this trial's final record (a replayed or duplicate attempt). */
+  recorded: boolean;
+}
+
+export interface RunTrialInput {
+  sweepId: string;
+  trainer: string;
+  trial: PlannedTrial;
+  threshold: number;
+  delaySteps: number;
+  metricName?: string;
+  /** Workflow to signal with throttled progress (latest step), so `progress` queries show it. */
+  progressWorkflowId?: string;
+  progressIntervalMs?: number;
+}
+
+export interface TrainerActivities {
+  runTrial(input: RunTrialInput): Promise<TrialSummary>;
+}
+
+export interface RegisterSweepInput {
+  sweepId: string;
+  spec: SweepSpec;
+  plannedTrials: number;
+}
+
+export interface RecordTrialFailureInput {
+  sweepId: string;
+  trial: PlannedTrial;
+  status: 'error' | 'timed_out' | 'cancelled';
+  attempts: number;
+  reason: string;
+}
+
+export interface FinishSweepInput {
+  sweepId: string;
+  status: 'completed' | 'failed' | 'cancelled';
+  verdict?: string;
+  writeReport: boolean;
+}
+
+export interface ControlActivities {
+  registerSweep(input: RegisterSweepInput): Promise<void>;
+  recordTrialFailure(input: RecordTrialFailureInput): Promise<{ recorded: boolean }>;
+  finishSweep(input: FinishSweepInput): Promise<{ reportDir?: string }>;
+}
+
+export const CONTROL_TASK_QUEUE = 'grokmap-control';
+export function trainerTaskQueue(queue: string): string {
+  return `grokmap-train-${queue}`;
+}

@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalJson } from './prng.js';
+import { initialStaticState, staticSampler } from './samplers/static-sampler.js';
+import { gridShape, randomPoint } from './search-space.js';
+import { type SweepSpec, sweepSpecSchema } from './spec.js';
+import {
+  applyTrialSummary,
+  failureBudgetSpent,
+  initialSweepState,
+  shouldDrainForContinueAsNew,
+} from './sweep-state.js';
+import { sweepIdFor, trialIdFor } from './trials.js';
+
+function spec(overrides: Record<string, unknown> = {}): SweepSpec {
+  return sweepSpecSchema.parse({
+    name: 's',
+    trainer: 'synthetic',
+    method: 'grid',
+    budget: { trials: 100, parallel: 3 },
+    parameters: {
+      weight_decay: { values: [0.1, 1, 10] },
+      data_fraction: { distribution: 'q_uniform', min: 0.2, max: 0.6, q: 0.2 },
+      seed: { distribution: 'int_uniform', min: 0, max: 1 },
+    },
+    fixed: { max_steps: 10 },
+    ...overrides,
+  });
+}
+
+describe('grid expansion', () => {
+  it('enumerates every combination exactly once, with fixed values merged', () => {
+    const s = spec();
+    const g = gridShape(s);
+    expect(g.ok && g.shape.size).toBe(18);
+    const sampler = staticSampler(s, 'sw');
+    const { trials, exhausted } = sampler.propose(initialStaticState(s), 1000);
+    expect(exhausted).toBe(true);
+    expect(trials).toHaveLength(18);
+    const keys = new Set(trials.map((t) => canonicalJson(t.params)));
+    expect(keys.size).toBe(18);
+    expect(trials.every((t) => t.params.max_steps === 10)).toBe(true);
+    expect(new Set(trials.map((t) => t.params.data_fraction))).toEqual(new Set([0.2, 0.4, 0.6]));
+  });
+
+  it('proposes in windows without repeating or skipping', () => {
+    const s = spec();
+    const sampler = staticSampler(s, 'sw');
+    let state = initialStaticState(s);
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const p = sampler.propose(state, 4);
+      state = p.state;
+      ids.push(...p.trials.map((t) => t.trialId));
+    }
+    expect(ids).toEqual(Array.from({ length: 18 }, (_, i) => trialIdFor('sw', i)));
+  });
+});
+
+describe('random expansion', () => {
+  it('is deterministic per seed and index, and stays within bounds', () => {
+    const s = spec({
+      method: 'random',
+      parameters: {
+        weight_decay: { distribution: 'log_uniform_values', min: 0.01, max: 10 },
+        k: { distribution: 'int_uniform', min: 1, max: 3 },
+      },
+    });
+    const a = Array.from({ length: 200 }, (_, i) => randomPoint(s, i));
+    const b = Array.from({ length: 200 }, (_, i) => randomPoint(s, i));
+    expect(a).toEqual(b);
+    expect(a.every((p) => (p.weight_decay as number) >= 0.01 && (p.weight_decay as number) <= 10)).toBe(true);
+    expect(new Set(a.map((p) => p.k))).toEqual(new Set([1, 2, 3]));
+    // Log-uniform: about half the draws below the geometric mean (~0.316).
+    const below = a.filter((p) => (p.weight_decay as number) < Math.sqrt(0.1)).length;
+    expect(below).toBeGreaterThan(70);
+    expect(below).toBeLessThan(130);
+    expect(randomPoint({ ...s, seed: 1 }, 0)).not.toEqual(a[0]);
+  });
+});
+
+describe('sweep ids', () => {
+  it('depend on the spec content', () => {
+    expect(sweepIdFor(spec())).toBe(sweepIdFor(spec()));
+    expect(sweepIdFor(spec())).not.toBe(sweepIdFor(spec({ fixed: { max_steps: 11 } })));
+    expect(sweepIdFor(spec())).toMatch(/^s-[0-9a-f]{8}$/);
+  });
+});
+
+describe('sweep state', () => {
+  it('counts statuses, phases and failures', () => {
+    let st = initialSweepState(3, initialStaticState(spec()));
+    st = applyTrialSummary(st, { status: 'completed', phase: 'grokking' });
+    st = applyTrialSummary(st, { status: 'error', phase: null });
+    st = applyTrialSummary(st, { status: 'timed_out', phase: null });
+    expect(st.finished).toBe(3);
+    expect(st.byStatus).toEqual({ completed: 1, error: 1, timed_out: 1 });
+    expect(st.byPhase).toEqual({ grokking: 1 });
+    expect(st.failures).toBe(2);
+    expect(failureBudgetSpent(st, spec({ budget: { trials: 10, max_failures: 1 } }))).toBe(true);
+    expect(failureBudgetSpent(st, spec({ budget: { trials: 10, max_failures: 2 } }))).toBe(false);
+    expect(failureBudgetSpent(st, spec())).toBe(false);
+  });
+
+  it('drains before the history limit, leaving room for in-flight trials', () => {
+    expect(shouldDrainForContinueAsNew(100, false, 4, { maxHistoryEvents: 1000 })).toBe(false);
+    expect(shouldDrainForContinueAsNew(990, false, 4, { maxHistoryEvents: 1000 })).toBe(true);
+    expect(shouldDrainForContinueAsNew(10, true, 0, { maxHistoryEvents: 1000 })).toBe(true);
+  });
+});

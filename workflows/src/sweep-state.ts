@@ -1,0 +1,93 @@
+import type { PhaseName, TrialSummary } from './activity-types.js';
+import type { StaticSamplerState } from './samplers/static-sampler.js';
+import type { SweepSpec } from './spec.js';
+
+/**
+ * Everything a sweep carries across continue-as-new: counts and the
+ * sampler's compact state, never curves or per-trial records (those are in
+ * the results store). Updated only through the pure functions below.
+ */
+export interface SweepState {
+  sampler: StaticSamplerState;
+  planned: number;
+  started: number;
+  finished: number;
+  byStatus: Record<string, number>;
+  byPhase: Partial<Record<PhaseName, number>>;
+  /** Failures that count against the failure budget (error, timed_out). */
+  failures: number;
+  /** How many workflow runs this sweep has used (1 + continue-as-new count). */
+  runs: number;
+  stopReason?: string;
+}
+
+export function initialSweepState(planned: number, sampler: StaticSamplerState): SweepState {
+  return { sampler, planned, started: 0, finished: 0, byStatus: {}, byPhase: {}, failures: 0, runs: 1 };
+}
+
+const FAILURE_STATUSES = new Set(['error', 'timed_out']);
+
+export function applyTrialSummary(
+  state: SweepState,
+  summary: Pick<TrialSummary, 'status' | 'phase'>,
+): SweepState {
+  const byStatus = { ...state.byStatus, [summary.status]: (state.byStatus[summary.status] ?? 0) + 1 };
+  const byPhase = { ...state.byPhase };
+  if (summary.phase) byPhase[summary.phase] = (byPhase[summary.phase] ?? 0) + 1;
+  return {
+    ...state,
+    finished: state.finished + 1,
+    byStatus,
+    byPhase,
+    failures: state.failures + (FAILURE_STATUSES.has(summary.status) ? 1 : 0),
+  };
+}
+
+/** The failure budget: unlimited unless the spec sets `budget.max_failures`. */
+export function failureBudgetSpent(state: SweepState, spec: Pick<SweepSpec, 'budget'>): boolean {
+  const max = spec.budget.max_failures;
+  return max !== undefined && state.failures > max;
+}
+
+export interface ContinueAsNewPolicy {
+  /** Continue as new once this many history events have accumulated (default well below the 10,240 warning). */
+  maxHistoryEvents: number;
+}
+
+export const DEFAULT_MAX_HISTORY_EVENTS = 6_000;
+
+/**
+ * Whether to stop starting trials so the run can drain and continue as new.
+ * Leaves room for the in-flight trials' remaining events (about 6 each).
+ */
+export function shouldDrainForContinueAsNew(
+  historyLength: number,
+  serverSuggests: boolean,
+  inFlight: number,
+  policy: ContinueAsNewPolicy,
+): boolean {
+  return serverSuggests || historyLength + inFlight * 6 >= policy.maxHistoryEvents;
+}
+
+export interface RunningTrial {
+  trialId: string;
+  index: number;
+  step?: number;
+  attempt?: number;
+}
+
+export interface SweepProgress {
+  sweepId: string;
+  name: string;
+  method: string;
+  status: 'running' | 'draining' | 'stopping' | 'finishing' | 'cancelling';
+  planned: number;
+  started: number;
+  finished: number;
+  byStatus: Record<string, number>;
+  byPhase: Partial<Record<PhaseName, number>>;
+  failures: number;
+  runs: number;
+  running: RunningTrial[];
+  historyLength: number;
+}

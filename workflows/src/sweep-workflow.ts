@@ -1,0 +1,247 @@
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  CONTROL_TASK_QUEUE,
+  type ControlActivities,
+  type TrainerActivities,
+  type TrialSummary,
+  trainerTaskQueue,
+} from './activity-types.js';
+import { initialStaticState, staticSampler } from './samplers/static-sampler.js';
+import type { SweepSpec } from './spec.js';
+import {
+  applyTrialSummary,
+  DEFAULT_MAX_HISTORY_EVENTS,
+  failureBudgetSpent,
+  initialSweepState,
+  type RunningTrial,
+  type SweepProgress,
+  type SweepState,
+  shouldDrainForContinueAsNew,
+} from './sweep-state.js';
+import type { PlannedTrial } from './trials.js';
+
+// ---- Interface: input, result, queries and signals ----
+
+export interface SweepInput {
+  sweepId: string;
+  spec: SweepSpec;
+  options?: {
+    /** Continue as new after this many history events (tests force it low). */
+    maxHistoryEvents?: number;
+    /** Write the report when the sweep finishes (default true). */
+    writeReport?: boolean;
+    /** Minimum interval between progress signals from one trial. */
+    progressIntervalMs?: number;
+  };
+  /** Carried across continue-as-new; absent on the first run. */
+  carried?: SweepState;
+}
+
+export interface SweepResult {
+  sweepId: string;
+  status: 'completed' | 'failed' | 'cancelled';
+  verdict?: string;
+  state: SweepState;
+  reportDir?: string;
+}
+
+export const progressQuery = defineQuery<SweepProgress>('progress');
+/** Sent (throttled) by running trials so `progress` can show each one's latest step. */
+export const trialProgressSignal =
+  defineSignal<[{ trialId: string; step: number; attempt: number }]>('trialProgress');
+
+/**
+ * Runs a sweep: keeps up to `budget.parallel` trials in flight as `runTrial`
+ * activities on the trainer queue the spec names, records each result once
+ * (the activity writes it; the workflow records trials that failed every
+ * attempt), and continues as new before its history grows large — after
+ * draining the window, so no trial straddles two runs. Cancelling the sweep
+ * cancels in-flight trials (they stop at their next heartbeat) and records
+ * them as cancelled. Stops early with a verdict when the failure budget is
+ * spent.
+ */
+export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
+  const { spec, sweepId } = input;
+  const limits = spec.limits;
+  const trainer = proxyActivities<TrainerActivities>({
+    taskQueue: trainerTaskQueue(spec.resources.queue),
+    startToCloseTimeout: `${limits.trial_timeout_s}s`,
+    heartbeatTimeout: `${limits.heartbeat_timeout_s}s`,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: {
+      maximumAttempts: limits.max_attempts,
+      initialInterval: '1s',
+      backoffCoefficient: 2,
+      maximumInterval: '1m',
+      nonRetryableErrorTypes: ['InvalidTrialParams'],
+    },
+  });
+  const control = proxyActivities<ControlActivities>({
+    taskQueue: CONTROL_TASK_QUEUE,
+    startToCloseTimeout: '10m',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 50 },
+  });
+
+  const sampler = staticSampler(spec, sweepId);
+  let state: SweepState = input.carried ?? initialSweepState(0, initialStaticState(spec));
+  if (!input.carried) state = { ...state, planned: state.sampler.total };
+  const maxHistoryEvents = input.options?.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
+  const running = new Map<string, RunningTrial & { trial: PlannedTrial }>();
+  let phase: SweepProgress['status'] = 'running';
+  let exhausted = state.sampler.nextIndex >= state.sampler.total;
+
+  setHandler(progressQuery, () => ({
+    sweepId,
+    name: spec.name,
+    method: spec.method,
+    status: phase,
+    planned: state.planned,
+    started: state.started,
+    finished: state.finished,
+    byStatus: state.byStatus,
+    byPhase: state.byPhase,
+    failures: state.failures,
+    runs: state.runs,
+    running: [...running.values()].map(({ trial: _trial, ...r }) => r),
+    historyLength: workflowInfo().historyLength,
+  }));
+  setHandler(trialProgressSignal, ({ trialId, step, attempt }) => {
+    const r = running.get(trialId);
+    if (r && (r.step === undefined || step >= r.step || attempt !== r.attempt)) {
+      r.step = step;
+      r.attempt = attempt;
+    }
+  });
+
+  if (!input.carried) await control.registerSweep({ sweepId, spec, plannedTrials: state.planned });
+
+  const onFinished = (summary: Pick<TrialSummary, 'trialId' | 'status' | 'phase'>): void => {
+    running.delete(summary.trialId);
+    state = applyTrialSummary(state, summary);
+  };
+
+  const launch = (trial: PlannedTrial): void => {
+    running.set(trial.trialId, { trialId: trial.trialId, index: trial.index, trial });
+    state = { ...state, started: state.started + 1 };
+    trainer
+      .runTrial({
+        sweepId,
+        trainer: spec.trainer,
+        trial,
+        threshold: spec.phase.threshold,
+        delaySteps: spec.phase.delay_steps,
+        ...(spec.metric ? { metricName: spec.metric.name } : {}),
+        progressWorkflowId: workflowInfo().workflowId,
+        progressIntervalMs: input.options?.progressIntervalMs ?? 5_000,
+      })
+      .then(onFinished, async (err: unknown) => {
+        if (isCancellation(err)) return; // recorded below, once the sweep's cancellation is handled
+        const reason = failureReason(err);
+        const status = reason.startsWith('timeout') ? 'timed_out' : 'error';
+        await control.recordTrialFailure({ sweepId, trial, status, attempts: limits.max_attempts, reason });
+        onFinished({ trialId: trial.trialId, status, phase: null });
+      });
+  };
+
+  try {
+    for (;;) {
+      const drain = shouldDrainForContinueAsNew(
+        workflowInfo().historyLength,
+        workflowInfo().continueAsNewSuggested,
+        running.size,
+        { maxHistoryEvents },
+      );
+      const stop = failureBudgetSpent(state, spec);
+      if (stop && !state.stopReason) {
+        state = {
+          ...state,
+          stopReason: `failure budget spent: ${state.failures} failed trials, budget.max_failures is ${spec.budget.max_failures}`,
+        };
+      }
+      phase = stop ? 'stopping' : drain ? 'draining' : 'running';
+      if (!drain && !stop && !exhausted && running.size < spec.budget.parallel) {
+        const proposal = sampler.propose(state.sampler, spec.budget.parallel - running.size);
+        state = { ...state, sampler: proposal.state };
+        exhausted = proposal.exhausted;
+        for (const trial of proposal.trials) launch(trial);
+        continue;
+      }
+      if (running.size === 0) {
+        if (drain && !stop && !exhausted) {
+          await continueAsNew<typeof sweepWorkflow>({
+            ...input,
+            carried: { ...state, runs: state.runs + 1 },
+          });
+        }
+        break;
+      }
+      const before = state.finished;
+      await condition(() => state.finished > before);
+    }
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    phase = 'cancelling';
+    // The trials' own activities record `cancelled` when they stop; recording again is a no-op,
+    // and covers trials that were scheduled but had not started on a worker.
+    await CancellationScope.nonCancellable(async () => {
+      await Promise.all(
+        [...running.values()].map((r) =>
+          control.recordTrialFailure({
+            sweepId,
+            trial: r.trial,
+            status: 'cancelled',
+            attempts: r.attempt ?? 0,
+            reason: 'sweep cancelled',
+          }),
+        ),
+      );
+      await control.finishSweep({
+        sweepId,
+        status: 'cancelled',
+        verdict: 'cancelled by request',
+        writeReport: false,
+      });
+    });
+    throw err;
+  }
+
+  phase = 'finishing';
+  const status = state.stopReason ? 'failed' : 'completed';
+  const finished = await control.finishSweep({
+    sweepId,
+    status,
+    ...(state.stopReason ? { verdict: state.stopReason } : {}),
+    writeReport: input.options?.writeReport ?? true,
+  });
+  return {
+    sweepId,
+    status,
+    ...(state.stopReason ? { verdict: state.stopReason } : {}),
+    state,
+    ...(finished.reportDir ? { reportDir: finished.reportDir } : {}),
+  };
+}
+
+function failureReason(err: unknown): string {
+  if (err instanceof ActivityFailure) {
+    const cause = err.cause;
+    if (cause instanceof ApplicationFailure) return `${cause.type ?? 'error'}: ${cause.message}`;
+    if (cause && 'timeoutType' in cause)
+      return `timeout (${String((cause as { timeoutType: unknown }).timeoutType)})`;
+    return cause?.message ?? err.message;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
