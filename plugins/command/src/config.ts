@@ -62,7 +62,9 @@ export class CommandConfigError extends Error {}
 /**
  * Turn a parsed config into command trainer configs. Relative `cwd` and
  * `work_dir` resolve from `baseDir` (the config file's folder); `cwd`
- * defaults to it, so relative `program` and `args` work from there.
+ * defaults to it. A `program` written as a relative path (with a `/`)
+ * resolves from `cwd`; a bare name is looked up on PATH. `args` are passed
+ * as they are, so the program sees them relative to its `cwd`.
  */
 export function commandTrainerConfigs(
   input: unknown,
@@ -77,20 +79,25 @@ export function commandTrainerConfigs(
     throw new CommandConfigError(`invalid command trainer config ${source}:\n${problems}`);
   }
   const at = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
-  return parsed.data.trainers.map((t) => ({
-    name: t.name,
-    ...(t.version !== undefined ? { version: t.version } : {}),
-    ...(t.description !== undefined ? { description: t.description } : {}),
-    program: t.program,
-    args: t.args,
-    env: t.env,
-    inheritEnv: t.inherit_env,
-    cwd: at(t.cwd ?? '.'),
-    ...(t.grace_ms !== undefined ? { graceMs: t.grace_ms } : {}),
-    ...(t.max_checkpoint_bytes !== undefined ? { maxCheckpointBytes: t.max_checkpoint_bytes } : {}),
-    ...(t.work_dir !== undefined ? { workDir: at(t.work_dir) } : {}),
-    ...(t.params_schema !== undefined ? { paramsSchema: jsonSchemaLiteToZod(t.params_schema) } : {}),
-  }));
+  return parsed.data.trainers.map((t) => {
+    const cwd = at(t.cwd ?? '.');
+    // A program given as a path (not a bare name looked up on PATH) is relative to cwd.
+    const program = t.program.includes('/') && !isAbsolute(t.program) ? resolve(cwd, t.program) : t.program;
+    return {
+      name: t.name,
+      ...(t.version !== undefined ? { version: t.version } : {}),
+      ...(t.description !== undefined ? { description: t.description } : {}),
+      program,
+      args: t.args,
+      env: t.env,
+      inheritEnv: t.inherit_env,
+      cwd,
+      ...(t.grace_ms !== undefined ? { graceMs: t.grace_ms } : {}),
+      ...(t.max_checkpoint_bytes !== undefined ? { maxCheckpointBytes: t.max_checkpoint_bytes } : {}),
+      ...(t.work_dir !== undefined ? { workDir: at(t.work_dir) } : {}),
+      ...(t.params_schema !== undefined ? { paramsSchema: jsonSchemaLiteToZod(t.params_schema) } : {}),
+    };
+  });
 }
 
 /** Load a worker's command trainers from a JSON or YAML file. */

@@ -1,0 +1,347 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestContext, trialOutcomeSchema } from '@grokmap/plugin-sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packCheckpoint } from './checkpoint-archive.js';
+import { type CommandTrainerConfig, createCommandTrainer, STDERR_TAIL_LINES } from './command-trainer.js';
+
+// Small fake trainer programs (Node scripts), each breaking or honouring the
+// protocol in one way, run through the real host.
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'grokmap-cmd-fakes-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const PRELUDE = `
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+`;
+
+async function fake(name: string, body: string, config: Partial<CommandTrainerConfig> = {}) {
+  const path = join(dir, `${name}.mjs`);
+  await writeFile(path, PRELUDE + body);
+  return createCommandTrainer({
+    name: 'fake',
+    program: process.execPath,
+    args: [path],
+    graceMs: 5_000,
+    ...config,
+  });
+}
+
+const progress = (step: number, acc: number) =>
+  `out({ type: 'progress', step: ${step}, train_acc: ${acc}, val_acc: ${acc / 2}, train_loss: 1, val_loss: 2 });`;
+
+describe('protocol errors', () => {
+  it('ends a trial whose program prints a stray line as error, quoting the line and its number', async () => {
+    const trainer = await fake(
+      'stray',
+      `${progress(1, 0.5)}\nconsole.log('loss is going down!');\nawait sleep(60_000);`,
+    );
+    const outcome = await trainer.train({}, createTestContext());
+    expect(outcome.status).toBe('error');
+    expect(outcome.reason).toContain('stdout line 2 is not JSON');
+    expect(outcome.reason).toContain('"loss is going down!"');
+    // What came before the bad line is kept.
+    expect(outcome.curves.map((c) => c.step)).toEqual([1]);
+    expect(trialOutcomeSchema.safeParse(outcome).success).toBe(true);
+  });
+
+  it('rejects an unknown message type', async () => {
+    const trainer = await fake('unknown', `out({ type: 'metrics', step: 3 });`);
+    const outcome = await trainer.train({}, createTestContext());
+    expect(outcome.status).toBe('error');
+    expect(outcome.reason).toContain('stdout line 1 is not a valid message');
+    expect(outcome.reason).toContain('metrics');
+  });
+
+  it('rejects NaN, which is not JSON', async () => {
+    const trainer = await fake(
+      'nan',
+      `process.stdout.write('{"type":"progress","step":1,"train_loss":NaN}\\n');`,
+    );
+    const outcome = await trainer.train({}, createTestContext());
+    expect(outcome.status).toBe('error');
+    expect(outcome.reason).toContain('stdout line 1 is not JSON');
+  });
+
+  it('truncates a long malformed line in the reason', async () => {
+    const trainer = await fake('long', `console.log('x'.repeat(5000));`);
+    const outcome = await trainer.train({}, createTestContext());
+    expect(outcome.status).toBe('error');
+    expect(outcome.reason).toContain('x'.repeat(200));
+    expect(outcome.reason).not.toContain('x'.repeat(201));
+    expect(outcome.reason!.length).toBeLessThan(400);
+  });
+
+  it('refuses result fields in camelCase: the wire format is snake_case', async () => {
+    const trainer = await fake('camel', `out({ type: 'result', status: 'completed', maxSteps: 10 });`);
+    const outcome = await trainer.train({}, createTestContext());
+    expect(outcome.status).toBe('error');
+    expect(outcome.reason).toContain('maxSteps');
+  });
+
+  it('refuses a line for another trial', async () => {
+    const trainer = await fake('other', `out({ type: 'progress', trial_id: 'someone-else', step: 1 });`);
+    const outcome = await trainer.train({}, createTestContext({ trialId: 'mine' }));
+    expect(outcome.status).toBe('error');
+    expect(outcome.reason).toContain('"someone-else"');
+  });
+
+  it('refuses a checkpoint outside the checkpoint dir', async () => {
+    const trainer = await fake('escape', `out({ type: 'checkpoint', step: 1, path: '../params.json' });`);
+    const ctx = createTestContext();
+    const outcome = await trainer.train({}, ctx);
+    expect(outcome.status).toBe('error');
+    expect(outcome.reason).toContain('outside the checkpoint dir');
+    expect(ctx.saved).toHaveLength(0);
+  });
+
+  it('refuses a checkpoint that does not exist', async () => {
+    const trainer = await fake('missing', `out({ type: 'checkpoint', step: 1, path: 'nothing-here.bin' });`);
+    const outcome = await trainer.train({}, createTestContext());
+    expect(outcome.status).toBe('error');
+    expect(outcome.reason).toContain('does not exist');
+  });
+});
+
+describe('exits', () => {
+  it('reports a non-zero exit with the code and the last lines of stderr', async () => {
+    const trainer = await fake(
+      'crash',
+      `for (let i = 1; i <= 30; i++) process.stderr.write('trace line ' + String(i).padStart(2, '0') + '\\n');
+       process.exit(3);`,
+    );
+    const outcome = await trainer.train({}, createTestContext());
+    expect(outcome.status).toBe('error');
+    expect(outcome.reason).toContain('exited with code 3');
+    expect(outcome.reason).toContain('trace line 30');
+    expect(outcome.reason).toContain(`trace line ${String(30 - STDERR_TAIL_LINES + 1).padStart(2, '0')}`);
+    expect(outcome.reason).not.toContain(`trace line ${String(30 - STDERR_TAIL_LINES).padStart(2, '0')}`);
+  });
+
+  it('reports a program killed by a signal', async () => {
+    const trainer = await fake('suicide', `${progress(1, 0.1)}\nprocess.kill(process.pid, 'SIGKILL');`);
+    const outcome = await trainer.train({}, createTestContext());
+    expect(outcome.status).toBe('error');
+    expect(outcome.reason).toContain('killed by SIGKILL');
+  });
+
+  it('reports a program that cannot be started', async () => {
+    const trainer = createCommandTrainer({ name: 'absent', program: join(dir, 'no-such-program') });
+    const outcome = await trainer.train({}, createTestContext());
+    expect(outcome.status).toBe('error');
+    expect(outcome.reason).toContain('cannot start');
+  });
+
+  it('reports a clean exit with nothing said as error', async () => {
+    const trainer = await fake('silent', `process.stderr.write('nothing to do\\n');`);
+    const outcome = await trainer.train({}, createTestContext());
+    expect(outcome.status).toBe('error');
+    expect(outcome.reason).toContain('without a result or any progress');
+    expect(outcome.reason).toContain('nothing to do');
+  });
+
+  it('builds the outcome from progress lines when the program sends no result', async () => {
+    const trainer = await fake(
+      'noresult',
+      [progress(10, 0.5), progress(20, 0.995), progress(30, 1)].join('\n'),
+    );
+    const ctx = createTestContext({ threshold: 0.99 });
+    const outcome = await trainer.train({ max_steps: 40 }, ctx);
+    expect(outcome.status).toBe('completed');
+    expect(outcome.steps).toBe(30);
+    expect(outcome.maxSteps).toBe(40);
+    expect(outcome.firstStepAtThreshold).toEqual({ train: 20, val: null });
+    expect(outcome.final).toMatchObject({ trainAcc: 1, valAcc: 0.5 });
+    expect(ctx.reports.map((r) => r.step)).toEqual([10, 20, 30]);
+  });
+
+  it('merges a partial result over the recorded curve', async () => {
+    const trainer = await fake(
+      'partial',
+      `${progress(5, 0.2)}\n${progress(9, 0.4)}
+       out({ type: 'result', status: 'diverged', reason: 'loss exploded', max_steps: 100, backend: 'fake' });`,
+    );
+    const outcome = await trainer.train({}, createTestContext());
+    expect(outcome).toMatchObject({ status: 'diverged', reason: 'loss exploded', steps: 9, maxSteps: 100 });
+    expect(outcome.backend).toBe('fake');
+    expect(outcome.curves.map((c) => c.step)).toEqual([5, 9]);
+  });
+});
+
+describe('what the program is given', () => {
+  it('passes parameters in the params file and on stdin, and the GROKMAP_* environment', async () => {
+    const trainer = await fake(
+      'echo',
+      `import { readFileSync } from 'node:fs';
+       const file = JSON.parse(readFileSync(process.env.GROKMAP_PARAMS_FILE, 'utf8'));
+       let stdin = '';
+       for await (const chunk of process.stdin) stdin += chunk;
+       const fromStdin = JSON.parse(stdin);
+       out({ type: 'log', level: 'info', msg: 'hello from the program' });
+       out({ type: 'result', status: 'completed', steps: 1, max_steps: 1,
+         final: { train_acc: 1, val_acc: 1 },
+         extra: {
+           same: JSON.stringify(file) === JSON.stringify(fromStdin),
+           protocol: process.env.GROKMAP_PROTOCOL, file_protocol: file.protocol,
+           trial: file.trial_id, attempt: file.attempt, threshold: file.threshold, p: file.params.p,
+           resume: file.resume, dir_env: process.env.GROKMAP_CHECKPOINT_DIR === file.checkpoint_dir,
+           resume_env: process.env.GROKMAP_RESUME_STEP ?? null, cuda: process.env.CUDA_VISIBLE_DEVICES,
+           device: file.device.kind, mine: process.env.MY_SETTING } });`,
+      { env: { MY_SETTING: 'from-worker-config' } },
+    );
+    const outcome = await trainer.train(
+      { p: 31 },
+      createTestContext({ trialId: 't-7', attempt: 2, threshold: 0.9 }),
+    );
+    expect(outcome.status, outcome.reason).toBe('completed');
+    expect(outcome.extra).toEqual({
+      same: true,
+      protocol: '1',
+      file_protocol: 1,
+      trial: 't-7',
+      attempt: 2,
+      threshold: 0.9,
+      p: 31,
+      resume: null,
+      dir_env: true,
+      resume_env: null,
+      cuda: '',
+      device: 'cpu',
+      mine: 'from-worker-config',
+    });
+  });
+
+  it('pins a GPU trial to its device', async () => {
+    const trainer = await fake(
+      'gpu',
+      `out({ type: 'result', status: 'completed', steps: 1, max_steps: 1, final: { train_acc: 0, val_acc: 0 },
+         extra: { cuda: process.env.CUDA_VISIBLE_DEVICES, device: process.env.GROKMAP_DEVICE } });`,
+    );
+    const ctx = { ...createTestContext(), device: { kind: 'gpu' as const, index: 3 } };
+    const outcome = await trainer.train({}, ctx);
+    expect(outcome.extra).toEqual({ cuda: '3', device: 'cuda' });
+  });
+
+  it('unpacks a stored checkpoint into the new checkpoint dir and names it in resume', async () => {
+    const source = join(dir, 'source-ckpt');
+    await mkdir(join(source, 'state'), { recursive: true });
+    await writeFile(join(source, 'state', 'weights.bin'), 'weights-at-step-40');
+    const data = await packCheckpoint({
+      checkpointDir: source,
+      path: 'state',
+      step: 40,
+      curve: { points: [{ step: 40, trainAcc: 0.25, valAcc: 0.125 }], firstTrain: null, firstVal: null },
+      maxBytes: 1024,
+    });
+    const trainer = await fake(
+      'resume',
+      `import { readFileSync } from 'node:fs';
+       import { join } from 'node:path';
+       const file = JSON.parse(readFileSync(process.env.GROKMAP_PARAMS_FILE, 'utf8'));
+       out({ type: 'result', status: 'completed', max_steps: 50, extra: {
+         step: file.resume.step, env_step: process.env.GROKMAP_RESUME_STEP,
+         inside: file.resume.path.startsWith(file.checkpoint_dir),
+         content: readFileSync(join(file.resume.path, 'weights.bin'), 'utf8') } });`,
+    );
+    const ctx = createTestContext({ attempt: 2, initialCheckpoint: { step: 40, data } });
+    const outcome = await trainer.train({}, ctx);
+    expect(outcome.status, outcome.reason).toBe('completed');
+    expect(outcome.extra).toEqual({ step: 40, env_step: '40', inside: true, content: 'weights-at-step-40' });
+    // The curve recorded before the checkpoint comes back with it.
+    expect(outcome.curves).toEqual([{ step: 40, trainAcc: 0.25, valAcc: 0.125 }]);
+  });
+
+  it('refuses a stored checkpoint it did not write', async () => {
+    const trainer = await fake('never-run', `out({ type: 'result', status: 'completed' });`);
+    const ctx = createTestContext({
+      initialCheckpoint: { step: 3, data: new TextEncoder().encode('garbage') },
+    });
+    const outcome = await trainer.train({}, ctx);
+    expect(outcome.status).toBe('error');
+    expect(outcome.reason).toContain('cannot restore checkpoint');
+  });
+
+  it('stores a checkpoint directory the program writes', async () => {
+    const trainer = await fake(
+      'ckpt-dir',
+      `import { mkdirSync, writeFileSync } from 'node:fs';
+       import { join } from 'node:path';
+       const d = join(process.env.GROKMAP_CHECKPOINT_DIR, 'step-7');
+       mkdirSync(join(d, 'nested'), { recursive: true });
+       writeFileSync(join(d, 'nested', 'a.txt'), 'A');
+       writeFileSync(join(d, 'b.txt'), 'BB');
+       ${progress(7, 0.3)}
+       out({ type: 'checkpoint', step: 7, path: 'step-7' });
+       out({ type: 'result', status: 'completed', max_steps: 7 });`,
+    );
+    const ctx = createTestContext();
+    const outcome = await trainer.train({}, ctx);
+    expect(outcome.status, outcome.reason).toBe('completed');
+    expect(ctx.saved.map((c) => c.step)).toEqual([7]);
+    const text = new TextDecoder().decode(ctx.saved[0]!.data);
+    expect(text.startsWith('GROKMAP-CKPT 1\n')).toBe(true);
+    expect(text.endsWith('BBA')).toBe(true);
+  });
+});
+
+describe('cancellation', () => {
+  it('sends SIGTERM, then SIGKILL to a program that ignores it, and reports cancelled', async () => {
+    const marker = join(dir, 'got-sigterm');
+    const trainer = await fake(
+      'stubborn',
+      `import { writeFileSync } from 'node:fs';
+       process.on('SIGTERM', () => writeFileSync(${JSON.stringify(marker)}, 'yes'));
+       ${progress(1, 0.1)}
+       setInterval(() => {}, 1000);`,
+      { graceMs: 1_000 },
+    );
+    const ctx = createTestContext({ onReport: (_r, c) => c.abort('sweep cancelled') });
+    const outcome = await trainer.train({}, ctx);
+    expect(outcome.status).toBe('cancelled');
+    expect(outcome.reason).toContain('killed by SIGKILL after ignoring SIGTERM');
+    expect(existsSync(marker)).toBe(true);
+    expect(outcome.curves.map((c) => c.step)).toEqual([1]);
+  });
+
+  it('lets a cooperative program checkpoint on SIGTERM before it exits', async () => {
+    const trainer = await fake(
+      'cooperative',
+      `import { writeFileSync } from 'node:fs';
+       import { join } from 'node:path';
+       process.on('SIGTERM', () => {
+         writeFileSync(join(process.env.GROKMAP_CHECKPOINT_DIR, 'last.bin'), 'state');
+         out({ type: 'checkpoint', step: 2, path: 'last.bin' });
+         process.exit(0);
+       });
+       ${progress(2, 0.2)}
+       setInterval(() => {}, 1000);`,
+    );
+    const ctx = createTestContext({ onReport: (_r, c) => c.abort() });
+    const outcome = await trainer.train({}, ctx);
+    expect(outcome.status).toBe('cancelled');
+    expect(outcome.reason).toContain('exited with code 0');
+    expect(outcome.reason).not.toContain('ignoring SIGTERM');
+    expect(ctx.saved.map((c) => c.step)).toEqual([2]);
+  });
+
+  it('does not start the program when the trial is already cancelled', async () => {
+    const marker = join(dir, 'started');
+    const trainer = await fake(
+      'never',
+      `import { writeFileSync } from 'node:fs'; writeFileSync(${JSON.stringify(marker)}, '1');`,
+    );
+    const ctx = createTestContext();
+    ctx.abort();
+    const outcome = await trainer.train({}, ctx);
+    expect(outcome.status).toBe('cancelled');
+    expect(existsSync(marker)).toBe(false);
+  });
+});
