@@ -1,6 +1,6 @@
 import type { CurvePoint, TrialOutcome } from '@grokmap/plugin-sdk';
 import { describe, expect, it } from 'vitest';
-import { analyseTrial, classifyOutcome, classifyTimes, valAccuracyAt } from './classify.js';
+import { classifyOutcome, classifyTimes, valAccuracyAt } from './classify.js';
 import type { PhaseRule } from './types.js';
 
 const rule: PhaseRule = { threshold: 0.99, delaySteps: 1000 };
@@ -86,15 +86,5 @@ describe('valAccuracyAt', () => {
   });
   it('sorts unsorted curves before interpolating', () => {
     expect(valAccuracyAt([pt(20, 0, 0.4), pt(10, 0, 0.2)], 15)).toBeCloseTo(0.3);
-  });
-});
-
-describe('analyseTrial', () => {
-  it('leaves failed trials unclassified so they never count as confusion', () => {
-    const failed = { ...outcome(null, null), status: 'diverged' as const };
-    expect(analyseTrial('t1', { seed: 0 }, failed, rule).classification).toBeNull();
-    expect(analyseTrial('t2', { seed: 0 }, outcome(100, 200), rule).classification?.phase).toBe(
-      'comprehension',
-    );
   });
 });

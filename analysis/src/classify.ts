@@ -1,5 +1,5 @@
 import type { CurvePoint, TrialOutcome } from '@grokmap/plugin-sdk';
-import type { AnalysedTrial, Phase, PhaseClassification, PhaseRule } from './types.js';
+import type { Phase, PhaseClassification, PhaseRule } from './types.js';
 
 /**
  * Phase classification of single runs (DESIGN.md "Phases"):
@@ -50,26 +50,6 @@ export function classifyOutcome(outcome: TrialOutcome, rule: PhaseRule): PhaseCl
     valAtTrain,
     semiGrokking:
       phase === 'memorization' && isSemiGrokking(outcome.curves, tTrain!, outcome.final.valAcc, rule),
-  };
-}
-
-/**
- * The analysis view of a finished trial: classified when it completed;
- * failed and cancelled trials keep `classification: null` so they are
- * counted as failures and never mistaken for confusion.
- */
-export function analyseTrial(
-  trialId: string,
-  params: Record<string, unknown>,
-  outcome: TrialOutcome,
-  rule: PhaseRule,
-): AnalysedTrial {
-  return {
-    trialId,
-    params,
-    status: outcome.status,
-    classification: outcome.status === 'completed' ? classifyOutcome(outcome, rule) : null,
-    curves: outcome.curves,
   };
 }
 

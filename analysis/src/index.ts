@@ -1,3 +1,4 @@
+export * from './axes.js';
 export * from './boundary.js';
 export * from './cells.js';
 export * from './classify.js';

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { denormalise, normalise } from './axes.js';
 import {
-  denormalise,
   estimatePhaseMap,
   fitPhaseMap,
   gridPoints,
-  normalise,
   normalisedEntropy,
   type PhaseMap,
   predictPhaseMap,
@@ -119,11 +118,6 @@ describe('fitPhaseMap', () => {
 });
 
 describe('axes and grids', () => {
-  it('normalises log axes in log10 and inverts exactly', () => {
-    expect(normalise(WD_AXIS, 0.1)).toBeCloseTo(1 / 3, 12);
-    expect(denormalise(WD_AXIS, normalise(WD_AXIS, 0.37))).toBeCloseTo(0.37, 12);
-    expect(normalise(FRACTION_AXIS, 0.5)).toBeCloseTo(0.5, 12);
-  });
   it('puts grid points at cell centres, first axis slowest', () => {
     const g = gridPoints(axes, [2, 4]);
     expect(g).toHaveLength(8);

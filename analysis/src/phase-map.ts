@@ -1,4 +1,5 @@
 import { CholeskyDecomposition, Matrix } from 'ml-matrix';
+import { denormalise, normalise } from './axes.js';
 import { median } from './cells.js';
 import { type AnalysedTrial, type Axis, PHASES, type Phase } from './types.js';
 
@@ -92,23 +93,6 @@ const FALLBACK_NOISE = 0.1;
 const MAX_LENGTH_SCALE = 4;
 /** Observations used to choose hyperparameters (coarser binning beyond this). */
 const SELECTION_POINTS = 150;
-
-/** Position of `value` on an axis in [0, 1] (log10 for log axes); 0.5 on a degenerate axis. */
-export function normalise(axis: Axis, value: number): number {
-  const f = axis.log ? Math.log10 : (v: number) => v;
-  const lo = f(axis.min);
-  const span = f(axis.max) - lo;
-  return span > 0 ? (f(value) - lo) / span : 0.5;
-}
-
-/** Inverse of {@link normalise}. */
-export function denormalise(axis: Axis, u: number): number {
-  if (axis.log) {
-    const lo = Math.log10(axis.min);
-    return 10 ** (lo + u * (Math.log10(axis.max) - lo));
-  }
-  return axis.min + u * (axis.max - axis.min);
-}
 
 /** Fit the model to classified points. Throws on a point with the wrong dimension or a value off its axis's scale. */
 export function fitPhaseMap(
@@ -333,18 +317,18 @@ function fitGp(
   // α = K⁻¹ r = L⁻ᵀ (L⁻¹ r) for each phase's centred indicators r.
   const weights: number[][] = obs.map(() => prior.map(() => 0));
   prior.forEach((p0, c) => {
-    const z = new Float64Array(n);
+    const r = Float64Array.from(obs, (o) => o.y[c]! - p0);
+    const w = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       const row = linv[i]!;
-      let s = 0;
-      for (let j = 0; j <= i; j++) s += row[j]! * (obs[j]!.y[c]! - p0);
-      z[i] = s;
+      let z = 0;
+      for (let j = 0; j <= i; j++) z += row[j]! * r[j]!;
+      // Row-wise accumulation of L⁻ᵀ z keeps the memory access sequential.
+      for (let j = 0; j <= i; j++) w[j]! += row[j]! * z;
     }
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let i = j; i < n; i++) s += linv[i]![j]! * z[i]!;
-      weights[j]![c] = s;
-    }
+    w.forEach((v, j) => {
+      weights[j]![c] = v;
+    });
   });
   if (!withLoo) return { lengthScales, noise, weights, looLoss: null };
   // [K⁻¹]_ii = Σ_j (L⁻¹)_ji²
