@@ -104,11 +104,37 @@ describe('fitPhaseMap', () => {
   });
 
   it('falls back to the base rates far from every point', () => {
-    const model = fitPhaseMap([{ x: [0.01, 0.1], phase: 'confusion' }], axes);
-    const [far] = predictPhaseMap(model, [[10, 0.9]]);
-    expect(far!.phase).toBe('confusion');
+    // Three confusion and one memorization point, all in the low corner.
+    const corner = [
+      { x: [0.01, 0.1], phase: 'confusion' as const },
+      { x: [0.012, 0.1], phase: 'confusion' as const },
+      { x: [0.01, 0.12], phase: 'confusion' as const },
+      { x: [0.012, 0.12], phase: 'memorization' as const },
+    ];
+    const model = fitPhaseMap(corner, axes);
+    expect(model.prior).toEqual([0, 0, 0.25, 0.75]);
+    const [near, far] = predictPhaseMap(model, [
+      [0.01, 0.1],
+      [10, 0.9],
+    ]);
+    expect(far!.probs.confusion).toBeCloseTo(0.75, 2);
+    expect(far!.probs.memorization).toBeCloseTo(0.25, 2);
+    expect(near!.probs.confusion).toBeGreaterThan(far!.probs.confusion);
     const empty = predictPhaseMap(fitPhaseMap([], axes), [[1, 0.5]]);
     expect(empty[0]!.uncertainty).toBeCloseTo(1, 9);
+  });
+
+  it('stays finite with thousands of seeds piled on a few points', () => {
+    const piles = [
+      [0.01, 0.1],
+      [0.01, 0.9],
+      [10, 0.1],
+      [10, 0.9],
+    ].flatMap((x, i) => Array.from({ length: 500 }, () => ({ x, phase: PHASES[i]! })));
+    const cells = predictPhaseMap(fitPhaseMap(piles, axes), gridPoints(axes, 5));
+    for (const c of cells) expect(Number.isFinite(c.uncertainty)).toBe(true);
+    expect(cells[0]!.phase).toBe(PHASES[0]);
+    expect(cells.at(-1)!.phase).toBe(PHASES[3]);
   });
 
   it('refuses points with the wrong dimension or off a log axis', () => {

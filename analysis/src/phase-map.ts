@@ -37,7 +37,7 @@ export interface PhasePoint {
 export interface PhaseMapFitOptions {
   /** Distinct observations kept before binning (default 300). */
   maxPoints?: number;
-  /** Isotropic length scales tried, in normalised units (default 0.06 … 0.5). */
+  /** Isotropic length scales tried, in normalised units (default 0.06 … 0.6). */
   lengthScales?: number[];
   /** Noise variances tried, relative to a unit-variance kernel (default 0.02, 0.1, 0.4). */
   noiseLevels?: number[];
@@ -85,7 +85,8 @@ export interface PhaseMap {
 }
 
 const PROB_FLOOR = 1e-3;
-const JITTER = 1e-8;
+/** Diagonal jitter tried in turn until the kernel matrix factors. */
+const JITTERS = [1e-8, 1e-6, 1e-4, 1e-2];
 const DEFAULT_LENGTH_SCALES = [0.06, 0.09, 0.13, 0.19, 0.28, 0.4, 0.6];
 const DEFAULT_NOISE_LEVELS = [0.02, 0.1, 0.4];
 const FALLBACK_LENGTH_SCALE = 0.2;
@@ -142,7 +143,7 @@ function selectHyperparameters(
   let best: GpFit | undefined;
   const consider = (lengthScales: number[], noise: number) => {
     const fit = fitGp(obs, prior, lengthScales, noise, true);
-    if (!best || fit.looLoss! < best.looLoss! - 1e-9) best = fit;
+    if (Number.isFinite(fit.looLoss) && (!best || fit.looLoss! < best.looLoss! - 1e-9)) best = fit;
   };
   const scales = (options.lengthScales ?? DEFAULT_LENGTH_SCALES).filter((l) => l >= minScale);
   for (const ell of scales.length > 0 ? scales : [minScale]) {
@@ -162,7 +163,7 @@ function selectHyperparameters(
       }
     }
   }
-  return best!;
+  return best ?? fitGp(obs, prior, Array(dims).fill(FALLBACK_LENGTH_SCALE), FALLBACK_NOISE, false);
 }
 
 /** Phase probabilities at raw points (one value per axis each). */
@@ -306,14 +307,14 @@ function fitGp(
   const inv2 = lengthScales.map((l) => 1 / (2 * l * l));
   const k = new Matrix(n, n);
   for (let i = 0; i < n; i++) {
-    k.set(i, i, 1 + noise / obs[i]!.m + JITTER);
+    k.set(i, i, 1 + noise / obs[i]!.m);
     for (let j = 0; j < i; j++) {
       const v = rbf(obs[i]!.u, obs[j]!.u, inv2);
       k.set(i, j, v);
       k.set(j, i, v);
     }
   }
-  const linv = lowerInverse(new CholeskyDecomposition(k).lowerTriangularMatrix.to2DArray());
+  const linv = lowerInverse(cholesky(k));
   // α = K⁻¹ r = L⁻ᵀ (L⁻¹ r) for each phase's centred indicators r.
   const weights: number[][] = obs.map(() => prior.map(() => 0));
   prior.forEach((p0, c) => {
@@ -349,6 +350,17 @@ function fitGp(
     total += o.m;
   });
   return { lengthScales, noise, weights, looLoss: loss / total };
+}
+
+/** Lower Cholesky factor (dense rows), adding diagonal jitter if rounding makes the matrix indefinite. */
+function cholesky(k: Matrix): number[][] {
+  for (const jitter of JITTERS) {
+    const jittered = k.clone();
+    for (let i = 0; i < k.rows; i++) jittered.set(i, i, k.get(i, i) + jitter);
+    const decomposition = new CholeskyDecomposition(jittered);
+    if (decomposition.isPositiveDefinite()) return decomposition.lowerTriangularMatrix.to2DArray();
+  }
+  throw new Error('kernel matrix is not positive definite even with jitter');
 }
 
 /** Inverse of a lower-triangular matrix (rows of a dense array), by forward substitution. */
