@@ -1,17 +1,19 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   createTestContext,
+  expectConformance,
   type ProgressReport,
   type TrialOutcome,
   trialOutcomeSchema,
 } from '@grokmap/plugin-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { createCommandTrainer } from './command-trainer.js';
-import { loadCommandTrainers } from './config.js';
+import { commandTrainerConfigs, loadCommandTrainers } from './config.js';
 
 // These tests run examples/numpy_modular.py for real, with the venv that
 // scripts/ensure-python.sh creates. Without numpy they are skipped on a
@@ -132,6 +134,33 @@ describe.runIf(runHere)('numpy_modular.py through the command trainer', () => {
     // The curve before the checkpoint travels inside it, so the outcome has the whole run.
     expect(resumed.curves).toEqual(expected.curves);
   }, 120_000);
+
+  describe('as configured in examples/command-trainers.yaml', () => {
+    async function exampleTrainer() {
+      if (!python) throw new Error(problem);
+      const doc = parseYaml(await readFile(join(root, 'examples/command-trainers.yaml'), 'utf8'));
+      const config = commandTrainerConfigs(doc, join(root, 'examples')).find(
+        (c) => c.name === 'numpy-modular',
+      )!;
+      // The example points at the default venv; use the one ensure-python.sh actually gave us.
+      return createCommandTrainer({ ...config, program: python });
+    }
+
+    it('passes the plugin conformance kit', async () => {
+      const trainer = await exampleTrainer();
+      const report = await expectConformance(trainer, {
+        params: { p: 13, embed_dim: 8, model_size: 16, max_steps: 60, eval_every: 10, checkpoint_every: 20 },
+        invalidParams: [{ p: 1 }, { p: 13, activation: 'tanh' }, { p: 13, data_fraction: 1.5 }],
+      });
+      expect(report.checks.every((c) => c.ok)).toBe(true);
+    }, 120_000);
+
+    it('refuses parameters the example schema does not declare', async () => {
+      const trainer = await exampleTrainer();
+      expect(trainer.params.safeParse({ p: 97, weight_decay: 0.1 }).success).toBe(true);
+      expect(trainer.params.safeParse({ p: 97, program: '/bin/sh' }).success).toBe(false);
+    });
+  });
 
   describe('from a worker config file', () => {
     let dir: string;
