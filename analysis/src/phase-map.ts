@@ -149,10 +149,10 @@ function selectHyperparameters(
   for (const ell of scales.length > 0 ? scales : [minScale]) {
     for (const noise of options.noiseLevels ?? DEFAULT_NOISE_LEVELS) consider(Array(dims).fill(ell), noise);
   }
-  for (let d = 0; d < dims && dims > 1; d++) {
+  for (let d = 0; d < dims && dims > 1 && best; d++) {
     for (const factor of [0.5, 2]) {
       for (let step = 0; step < 3; step++) {
-        const previous = best!;
+        const previous: GpFit = best!;
         const next = previous.lengthScales[d]! * factor;
         if (next < minScale || next > MAX_LENGTH_SCALE) break;
         consider(
@@ -187,7 +187,7 @@ export function predictPhaseMap(model: PhaseMapModel, grid: readonly number[][])
 
 /** Centres of a regular grid over the axes (raw values), first axis slowest. */
 export function gridPoints(axes: readonly Axis[], resolution: number | readonly number[]): number[][] {
-  const res = axes.map((_, d) => (typeof resolution === 'number' ? resolution : resolution[d]!));
+  const res = perAxis(axes, resolution);
   let out: number[][] = [[]];
   axes.forEach((axis, d) => {
     const n = res[d]!;
@@ -214,10 +214,12 @@ export function estimatePhaseMap(
   options: PhaseMapFitOptions & { resolution: number | number[] },
 ): PhaseMap {
   const model = fitPhaseMap(phasePoints(trials, axes), axes, options);
-  const resolution = axes.map((_, d) =>
-    typeof options.resolution === 'number' ? options.resolution : options.resolution[d]!,
-  );
+  const resolution = perAxis(axes, options.resolution);
   return { axes: [...axes], resolution, cells: predictPhaseMap(model, gridPoints(axes, resolution)) };
+}
+
+function perAxis(axes: readonly Axis[], resolution: number | readonly number[]): number[] {
+  return axes.map((_, d) => (typeof resolution === 'number' ? resolution : resolution[d]!));
 }
 
 /** Entropy of a probability vector over log(length): 0 for a certain outcome, 1 for uniform. */
