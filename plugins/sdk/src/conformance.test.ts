@@ -90,6 +90,34 @@ describe('conformance kit', () => {
     expect(report.checks.find((c) => c.name === 'honours abort')!.detail).toMatch(/still running/);
   });
 
+  it('checks resuming when the trainer checkpoints, and flags a trainer that restarts instead', async () => {
+    const restarts = trainerWith('restarts', async (p, ctx) => {
+      await ctx.checkpoint.save(1, new Uint8Array([1]));
+      return wellBehaved(p, ctx);
+    });
+    const report = await runConformance(restarts, { params: { steps: 10 } });
+    expect(failing(report)).toEqual(['resumes from checkpoint']);
+    expect(report.checks.find((c) => c.name === 'resumes from checkpoint')!.detail).toMatch(
+      /reported step 0 again/,
+    );
+
+    const resumes = trainerWith('resumes', async (p, ctx) => {
+      const from = await ctx.checkpoint.restore();
+      const rec = new CurveRecorder(ctx.threshold);
+      for (let step = from ? from.step + 1 : 0; step <= p.steps; step++) {
+        if (ctx.signal.aborted) return rec.outcome({ status: 'cancelled', maxSteps: p.steps });
+        rec.record({ step, trainAcc: 1, valAcc: 1 });
+        ctx.report({ step });
+        if (step === 3) await ctx.checkpoint.save(step, new Uint8Array([step]));
+        await new Promise((r) => setImmediate(r));
+      }
+      return rec.outcome({ status: 'completed', maxSteps: p.steps });
+    });
+    const ok = await runConformance(resumes, { params: { steps: 10 } });
+    expect(ok.checks.find((c) => c.name === 'resumes from checkpoint')).toMatchObject({ ok: true });
+    expect(ok.ok).toBe(true);
+  });
+
   it('flags parameters the schema refuses, and extra invalid parameters it accepts', async () => {
     const refused = await runConformance(good, { params: { steps: -1 } });
     expect(failing(refused)).toContain('params accepted');

@@ -1,6 +1,6 @@
 import { type TrialOutcome, trialOutcomeSchema } from './outcome.js';
 import { createTestContext } from './test-context.js';
-import type { AnyTrainer, ProgressReport, TrialParams } from './trainer.js';
+import type { AnyTrainer, Checkpoint, ProgressReport, TrialParams } from './trainer.js';
 
 /**
  * The conformance kit: checks that a trainer plugin keeps the contract a
@@ -47,6 +47,7 @@ export const CONFORMANCE_CHECKS = [
   'outcome consistent',
   'progress reported',
   'honours abort',
+  'resumes from checkpoint',
   'rejects wrong params',
 ] as const;
 
@@ -79,6 +80,7 @@ export async function runConformance(
       'outcome consistent',
       'progress reported',
       'honours abort',
+      'resumes from checkpoint',
     ] as const) {
       add(name, false, 'not run: the parameters were refused');
     }
@@ -116,6 +118,11 @@ export async function runConformance(
   add('progress reported', ...checkProgress(ctx.reports));
 
   add('honours abort', ...(await checkAbort(trainer, parsed.data, options.threshold, timeoutMs)));
+  const full = run !== TIMED_OUT && run.kind === 'value' ? run.value : undefined;
+  add(
+    'resumes from checkpoint',
+    ...(await checkResume(trainer, parsed.data, ctx.saved, full, options, timeoutMs)),
+  );
   return finish(checks);
 }
 
@@ -245,6 +252,53 @@ async function checkAbort(
         false,
         `aborted after the report at step ${abortedAt} but resolved with status ${describeStatus(outcome)}`,
       ];
+}
+
+/**
+ * A trainer that saved checkpoints must resume from one: a second attempt
+ * given the first checkpoint completes, reports only steps after it, and
+ * reaches the same final step count. Not applicable (passes) when the run
+ * saved no checkpoint.
+ */
+async function checkResume(
+  trainer: AnyTrainer,
+  params: unknown,
+  saved: readonly Checkpoint[],
+  full: TrialOutcome | undefined,
+  options: ConformanceOptions,
+  timeoutMs: number,
+): Promise<Verdict> {
+  const checkpoint = saved[0];
+  if (checkpoint === undefined) return [true, 'not applicable: the run saved no checkpoint'];
+  const ctx = createTestContext({
+    trialId: 'conformance-run',
+    attempt: 2,
+    threshold: options.threshold,
+    initialCheckpoint: checkpoint,
+  });
+  const result = await raceTimeout(
+    settle(() => trainer.train(params, ctx)),
+    timeoutMs,
+  );
+  if (result === TIMED_OUT) {
+    ctx.abort('conformance timeout');
+    return [false, `a run resumed from step ${checkpoint.step} did not finish within ${timeoutMs} ms`];
+  }
+  if (result.kind === 'error') {
+    return [false, `a run resumed from step ${checkpoint.step} threw: ${errorText(result.error)}`];
+  }
+  const firstStep = ctx.reports[0]?.step;
+  if (firstStep !== undefined && firstStep <= checkpoint.step) {
+    return [false, `resumed from step ${checkpoint.step} but reported step ${firstStep} again (restarted?)`];
+  }
+  const outcome = result.value;
+  if (outcome?.status !== 'completed') {
+    return [false, `a run resumed from step ${checkpoint.step} ended ${describeStatus(outcome)}`];
+  }
+  if (full !== undefined && outcome.steps !== full.steps) {
+    return [false, `a resumed run ended at step ${outcome.steps}, the uninterrupted run at ${full.steps}`];
+  }
+  return [true, `resumed from step ${checkpoint.step}, first report at step ${firstStep ?? '(none)'}`];
 }
 
 const TIMED_OUT = Symbol('timed out');

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createTestContext } from '@grokmap/plugin-sdk';
 import { describe, expect, it } from 'vitest';
-import synthetic, { groundTruthPhase, type Phase, type PhaseRule } from './index.js';
+import synthetic, { demoSweepPath, groundTruthPhase, type Phase, type PhaseRule } from './index.js';
 
 /**
  * The demo sweep (demo-sweep.yaml) must show all four phases, both in the
@@ -11,7 +11,7 @@ import synthetic, { groundTruthPhase, type Phase, type PhaseRule } from './index
  * stops looking like that.
  */
 function readDemoSweep() {
-  const text = readFileSync(new URL('../demo-sweep.yaml', import.meta.url), 'utf8');
+  const text = readFileSync(demoSweepPath, 'utf8');
   const parameters: Record<string, number[]> = {};
   for (const m of text.matchAll(/^ {2}(\w+):\s*\{\s*values:\s*(\[[^\]]*\])\s*\}\s*$/gm)) {
     parameters[m[1]!] = JSON.parse(m[2]!) as number[];

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineTrainer } from '@grokmap/plugin-sdk';
 import { DEFAULT_RULE, type GroundTruth, groundTruth, type Phase, type PhaseRule } from './model.js';
 import { type SyntheticParamsInput, syntheticParamsSchema } from './params.js';
@@ -50,3 +51,6 @@ export function syntheticGroundTruth(
 export function groundTruthPhase(params: SyntheticParamsInput, rule: PhaseRule = DEFAULT_RULE): Phase {
   return syntheticGroundTruth(params, rule).phase;
 }
+
+/** Path of the demo sweep spec (a grid whose ground truth shows all four phases), for `grokmap demo`. */
+export const demoSweepPath: string = fileURLToPath(new URL('../demo-sweep.yaml', import.meta.url));

@@ -33,6 +33,8 @@ describe('synthetic trainer', () => {
     expect(steps).toEqual([...steps].sort((x, y) => x - y));
     expect(steps.at(-1)).toBe(5000);
     expect(ctx.saved.map((s) => s.step)).toEqual([500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500]);
+    const state = JSON.parse(new TextDecoder().decode(ctx.saved[0]!.data)) as { step: number };
+    expect(state.step).toBe(500);
     expect(outcome.steps).toBe(5000);
     expect(outcome.extra?.resumed_from).toBeUndefined();
   });
