@@ -1,0 +1,477 @@
+#!/usr/bin/env python3
+"""Modular-arithmetic grokking trainer in PyTorch, speaking grokmap protocol v1.
+
+The same model family, data split and initialization as numpy_modular.py
+(one-hot embeddings -> concatenated -> hidden layer (ReLU or quadratic) -> p
+logits, full-batch AdamW), on the GPU when one is visible (the command
+plugin pins each trial to its device with CUDA_VISIBLE_DEVICES).
+
+Trial packing (protocol extension `pack`, see plugins/command/PROTOCOL.md):
+when the params file carries `trials: [{trial_id, params, resume}, ...]`,
+all of them are trained at once with stacked weights, one batched matmul
+(torch.bmm) per layer for the whole pack. Trials in a pack share the shape
+keys (SHAPE_KEYS); they may differ in data fraction, weight decay, learning
+rate, Adam betas, init scale and seed. Every trial computes logits for all
+p^2 pairs: a per-trial mask picks its training pairs for the loss, the rest
+are its validation set. Every line such a run writes carries `trial_id`.
+
+A small GPU model is mostly launch overhead, so a pack of 64 trials costs
+little more wall time per step than one: see bench/gpu/pack_bench.py.
+
+The model code (`PackedModular`, `make_split`, `is_eval_step`) is importable
+without running anything, for benchmarks.
+"""
+
+import json
+import math
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+import torch
+
+PROTOCOL = 1
+
+DEFAULTS = {
+    "p": 97,
+    "operation": "add",
+    "data_fraction": 0.5,
+    "weight_decay": 1.0,
+    "lr": 1e-3,
+    "beta1": 0.9,
+    "beta2": 0.98,
+    "eps": 1e-8,
+    "embed_dim": 128,
+    "model_size": 512,
+    "activation": "relu",
+    "init_scale": 1.0,
+    "seed": 0,
+    "max_steps": 10000,
+    "eval_every": 50,
+    "checkpoint_every": 1000,
+    "dtype": "float32",
+    # fp32: exact float32 matmuls; tf32: TensorFloat-32 tensor cores on Ampere/Hopper (much faster).
+    "precision": "fp32",
+}
+
+# What trials in one pack must share; the rest may differ per trial.
+SHAPE_KEYS = (
+    "p",
+    "operation",
+    "embed_dim",
+    "model_size",
+    "activation",
+    "dtype",
+    "max_steps",
+    "eval_every",
+    "checkpoint_every",
+    "precision",
+)
+PER_TRIAL_KEYS = ("data_fraction", "weight_decay", "lr", "beta1", "beta2", "eps", "init_scale", "seed")
+PARAM_NAMES = ("E", "W1", "b1", "W2", "b2")
+
+
+def labels(a, b, p, operation):
+    if operation == "add":
+        return (a + b) % p
+    if operation == "sub":
+        return (a - b) % p
+    if operation == "mul":
+        return (a * b) % p
+    if operation == "div":
+        inv = np.array([pow(int(x), p - 2, p) for x in b], dtype=np.int64)
+        return (a * inv) % p
+    if operation == "x2_plus_xy_plus_y2":
+        return (a * a + a * b + b * b) % p
+    raise ValueError(f"unknown operation {operation!r}")
+
+
+def all_pairs(p, operation):
+    a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
+    a, b = a.ravel(), b.ravel()
+    if operation == "div":
+        keep = b != 0
+        a, b = a[keep], b[keep]
+    return a, b, labels(a, b, p, operation)
+
+
+def make_split(cfg, n_pairs):
+    """Training mask over all pairs; the same split numpy_modular.py draws for this seed."""
+    rng = np.random.default_rng(cfg["seed"])
+    order = rng.permutation(n_pairs)
+    n_train = min(n_pairs - 1, max(1, round(cfg["data_fraction"] * n_pairs)))
+    mask = np.zeros(n_pairs, dtype=bool)
+    mask[order[:n_train]] = True
+    return mask
+
+
+def init_weights(cfg):
+    """The same initial weights numpy_modular.py draws for this seed (float64 here, cast later)."""
+    p, d, h, s = cfg["p"], cfg["embed_dim"], cfg["model_size"], cfg["init_scale"]
+    rng = np.random.default_rng([cfg["seed"], 1])
+    return {
+        "E": rng.standard_normal((p, d)) * s / math.sqrt(d),
+        "W1": rng.standard_normal((2 * d, h)) * s / math.sqrt(2 * d),
+        "b1": np.zeros(h),
+        "W2": rng.standard_normal((h, p)) * s / math.sqrt(h),
+        "b2": np.zeros(p),
+    }
+
+
+def is_eval_step(step, eval_every, max_steps):
+    """Same schedule as the SDK's isEvalStep."""
+    if step == max_steps or step <= 10 or step % eval_every == 0:
+        return True
+    spacing = max(1, round(step * (10 ** (1 / 20) - 1)))
+    return spacing < eval_every and step % spacing == 0
+
+
+class PackedModular:
+    """K same-shape MLPs with stacked weights, trained together by full-batch AdamW.
+
+    Weights have a leading pack dimension K; hyperparameters that may differ
+    per trial are (K,) tensors. Trials never interact: each has its own
+    weights, optimizer state and loss, so training a pack gives each trial
+    what training it alone would (up to floating-point summation order).
+    """
+
+    def __init__(self, configs, device):
+        shape = {k: configs[0][k] for k in SHAPE_KEYS}
+        for c in configs[1:]:
+            diff = [k for k in SHAPE_KEYS if c[k] != shape[k]]
+            if diff:
+                raise ValueError(f"trials in one pack must share {', '.join(diff)}")
+        self.shape = shape
+        self.device = device
+        self.k = len(configs)
+        self.dtype = torch.float64 if shape["dtype"] == "float64" else torch.float32
+        p = shape["p"]
+        a, b, y = all_pairs(p, shape["operation"])
+        self.a = torch.as_tensor(a, device=device)
+        self.b = torch.as_tensor(b, device=device)
+        self.y = torch.as_tensor(y, device=device)
+        n = len(a)
+        masks = np.stack([make_split(c, n) for c in configs])
+        self.train_mask = torch.as_tensor(masks, device=device)
+        self.n_train = self.train_mask.sum(dim=1)
+        self.n_val = n - self.n_train
+        # Loss weights: mean over each trial's own training pairs.
+        self.loss_weight = self.train_mask.to(self.dtype) / self.n_train.to(self.dtype)[:, None]
+
+        def per_trial(key):
+            return torch.tensor([float(c[key]) for c in configs], dtype=self.dtype, device=device)
+
+        self.lr, self.wd = per_trial("lr"), per_trial("weight_decay")
+        self.beta1, self.beta2, self.eps = per_trial("beta1"), per_trial("beta2"), per_trial("eps")
+        inits = [init_weights(c) for c in configs]
+        self.params = {
+            k: torch.as_tensor(np.stack([w[k] for w in inits]), dtype=self.dtype, device=device).requires_grad_(True)
+            for k in PARAM_NAMES
+        }
+        self.m = {k: torch.zeros_like(v) for k, v in self.params.items()}
+        self.v = {k: torch.zeros_like(v) for k, v in self.params.items()}
+        # Adam's bias corrections use each trial's own step count (trials may resume at different steps).
+        self.t = torch.zeros(self.k, dtype=self.dtype, device=device)
+        self.active = torch.ones(self.k, dtype=torch.bool, device=device)
+
+    def logits(self):
+        P = self.params
+        emb = torch.cat([P["E"][:, self.a], P["E"][:, self.b]], dim=2)  # (K, N, 2d)
+        pre = torch.baddbmm(P["b1"][:, None, :], emb, P["W1"])  # (K, N, h)
+        hid = torch.relu(pre) if self.shape["activation"] == "relu" else pre * pre
+        return torch.baddbmm(P["b2"][:, None, :], hid, P["W2"])  # (K, N, p)
+
+    def step(self):
+        """One full-batch AdamW step for every active trial; returns each trial's training loss (K,)."""
+        for w in self.params.values():
+            w.grad = None
+        logits = self.logits()
+        ce = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), self.y.repeat(self.k), reduction="none"
+        ).reshape(self.k, -1)
+        train_loss = (ce * self.loss_weight).sum(dim=1)
+        train_loss.sum().backward()
+        with torch.no_grad():
+            live = self.active.to(self.dtype)
+            self.t += live
+            t = self.t.clamp(min=1)
+            c1 = 1 - self.beta1**t
+            c2 = 1 - self.beta2**t
+            for k, w in self.params.items():
+                view = (-1,) + (1,) * (w.dim() - 1)
+                g = w.grad
+                b1, b2 = self.beta1.view(view), self.beta2.view(view)
+                self.m[k].mul_(b1).add_((1 - b1) * g)
+                self.v[k].mul_(b2).addcmul_((1 - b2) * g, g)
+                lr = (self.lr * live).view(view)
+                w.mul_(1 - lr * self.wd.view(view))
+                denom = (self.v[k] / c2.view(view)).sqrt_().add_(self.eps.view(view))
+                w.sub_(lr * (self.m[k] / c1.view(view)) / denom)
+        return train_loss.detach()
+
+    @torch.no_grad()
+    def evaluate(self):
+        """Per-trial metrics as Python lists: train/val accuracy and loss, weight norm."""
+        logits = self.logits()
+        ce = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), self.y.repeat(self.k), reduction="none"
+        ).reshape(self.k, -1)
+        correct = (logits.argmax(dim=2) == self.y[None, :]).to(self.dtype)
+        tm = self.train_mask.to(self.dtype)
+        vm = 1 - tm
+        n_tr, n_va = self.n_train.to(self.dtype), self.n_val.to(self.dtype)
+        norm_sq = sum(w.detach().double().pow(2).flatten(1).sum(dim=1) for w in self.params.values())
+        out = torch.stack(
+            [
+                (correct * tm).sum(1) / n_tr,
+                (correct * vm).sum(1) / n_va,
+                (ce * tm).sum(1) / n_tr,
+                (ce * vm).sum(1) / n_va,
+                norm_sq.sqrt().to(self.dtype),
+            ]
+        )
+        return [[float(x) for x in row] for row in out.double().cpu().tolist()]
+
+    def state_of(self, i):
+        """Trial i's weights and optimizer state as numpy arrays (for its checkpoint)."""
+        arrays = {}
+        for k in PARAM_NAMES:
+            arrays[f"param_{k}"] = self.params[k][i].detach().cpu().numpy()
+            arrays[f"m_{k}"] = self.m[k][i].cpu().numpy()
+            arrays[f"v_{k}"] = self.v[k][i].cpu().numpy()
+        return arrays
+
+    @torch.no_grad()
+    def load_into(self, i, arrays, step):
+        for k in PARAM_NAMES:
+            self.params[k][i].copy_(torch.as_tensor(arrays[f"param_{k}"]))
+            self.m[k][i].copy_(torch.as_tensor(arrays[f"m_{k}"]))
+            self.v[k][i].copy_(torch.as_tensor(arrays[f"v_{k}"]))
+        self.t[i] = step
+
+    @torch.no_grad()
+    def retire(self, i):
+        """Stop training trial i (finished or diverged); zeros keep NaNs out of the pack's kernels."""
+        self.active[i] = False
+        for k in PARAM_NAMES:
+            self.params[k][i].zero_()
+            self.m[k][i].zero_()
+            self.v[k][i].zero_()
+
+
+def pick_device():
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def set_precision(precision):
+    allow = precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = allow
+    torch.backends.cudnn.allow_tf32 = allow
+
+
+# ---------------------------------------------------------------- protocol
+
+
+def emit(obj):
+    sys.stdout.write(json.dumps(finite_or_null(obj), separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+def finite_or_null(x):
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: finite_or_null(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [finite_or_null(v) for v in x]
+    return x
+
+
+class Stop:
+    requested = False
+
+
+def on_sigterm(_signum, _frame):
+    Stop.requested = True
+
+
+def fingerprint(cfg):
+    keys = ("p", "operation", "data_fraction", "embed_dim", "model_size", "activation", "seed", "dtype")
+    return json.dumps({k: cfg[k] for k in keys}, sort_keys=True)
+
+
+class Trial:
+    """Host-facing bookkeeping for one trial of the pack."""
+
+    def __init__(self, trial_id, cfg, resume, packed, threshold):
+        self.trial_id = trial_id  # None in a plain (unpacked) run: lines carry no trial_id
+        self.cfg = cfg
+        self.resume = resume
+        self.packed = packed
+        self.threshold = threshold
+        self.step = 0
+        self.first_train = None
+        self.first_val = None
+        self.last = None
+        self.done = False
+
+    def line(self, obj):
+        if self.packed:
+            obj = {**obj, "trial_id": self.trial_id}
+        emit(obj)
+
+    def record(self, metrics):
+        tr_acc, va_acc, tr_loss, va_loss, norm = metrics
+        if self.first_train is None and tr_acc >= self.threshold:
+            self.first_train = self.step
+        if self.first_val is None and va_acc >= self.threshold:
+            self.first_val = self.step
+        self.last = {
+            "train_acc": tr_acc,
+            "val_acc": va_acc,
+            "train_loss": tr_loss,
+            "val_loss": va_loss,
+            "weight_norm": norm,
+        }
+        self.line({"type": "progress", "step": self.step, **self.last})
+
+    def result(self, status, backend, extra, reason=None):
+        self.done = True
+        out = {
+            "type": "result",
+            "status": status,
+            "steps": self.step,
+            "max_steps": self.cfg["max_steps"],
+            "first_step_at_threshold": {"train": self.first_train, "val": self.first_val},
+            "final": self.last or {"train_acc": 0.0, "val_acc": 0.0},
+            "backend": backend,
+            "extra": extra,
+        }
+        if reason:
+            out["reason"] = reason
+        self.line(out)
+
+
+def save_checkpoint(ckpt_dir, trial, arrays):
+    safe_id = "".join(c if c.isalnum() or c in "._-" else "_" for c in str(trial.trial_id))
+    stem = f"ckpt-{safe_id}-" if trial.packed else "ckpt-"
+    name = f"{stem}{trial.step:08d}.npz"
+    final = os.path.join(ckpt_dir, name)
+    meta = {
+        "step": trial.step,
+        "fingerprint": fingerprint(trial.cfg),
+        "first_train": trial.first_train,
+        "first_val": trial.first_val,
+        "last": trial.last,
+    }
+    with open(final + ".tmp", "wb") as f:
+        np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+    os.replace(final + ".tmp", final)
+    mine = sorted(n for n in os.listdir(ckpt_dir) if n.startswith(stem) and n.endswith(".npz") and n[len(stem) :][:8].isdigit())
+    for old in mine[:-2]:
+        os.remove(os.path.join(ckpt_dir, old))
+    trial.line({"type": "checkpoint", "step": trial.step, "path": name})
+
+
+def read_params():
+    path = os.environ.get("GROKMAP_PARAMS_FILE")
+    if path:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    else:
+        doc = json.load(sys.stdin)
+    if doc.get("protocol") != PROTOCOL:
+        raise SystemExit(f"unsupported protocol {doc.get('protocol')!r}; this trainer speaks {PROTOCOL}")
+    return doc
+
+
+def config_of(params):
+    unknown = sorted(set(params) - set(DEFAULTS))
+    if unknown:
+        emit({"type": "log", "level": "warn", "msg": f"ignoring unknown parameters: {', '.join(unknown)}"})
+    return {**DEFAULTS, **{k: v for k, v in params.items() if k in DEFAULTS}}
+
+
+def main():
+    signal.signal(signal.SIGTERM, on_sigterm)
+    doc = read_params()
+    threshold = float(doc.get("threshold", 0.99))
+    ckpt_dir = doc.get("checkpoint_dir") or os.environ["GROKMAP_CHECKPOINT_DIR"]
+    packed = "trials" in doc
+    entries = doc["trials"] if packed else [{"trial_id": doc.get("trial_id"), "params": doc.get("params", {}), "resume": doc.get("resume")}]
+    trials = [Trial(e["trial_id"], config_of(e.get("params") or {}), e.get("resume"), packed, threshold) for e in entries]
+
+    device = pick_device()
+    set_precision(trials[0].cfg["precision"])
+    torch.manual_seed(0)
+    model = PackedModular([t.cfg for t in trials], device)
+    backend = f"torch-{device.type}" + (f":{torch.cuda.get_device_name(device)}" if device.type == "cuda" else "")
+    shape = model.shape
+    max_steps, eval_every, ckpt_every = int(shape["max_steps"]), int(shape["eval_every"]), int(shape["checkpoint_every"])
+
+    resumed_steps = {t.resume["step"] for t in trials if t.resume}
+    if resumed_steps and (len(resumed_steps) > 1 or any(not t.resume for t in trials)):
+        raise SystemExit("all trials of a pack must resume from the same step (or none)")
+    for i, t in enumerate(trials):
+        if t.resume:
+            with np.load(t.resume["path"]) as z:
+                meta = json.loads(str(z["meta"]))
+                if meta["fingerprint"] != fingerprint(t.cfg):
+                    raise SystemExit(f"checkpoint {t.resume['path']} was written for different parameters")
+                model.load_into(i, {k: z[k] for k in z.files if k != "meta"}, meta["step"])
+            t.step, t.first_train, t.first_val, t.last = meta["step"], meta["first_train"], meta["first_val"], meta["last"]
+            t.line({"type": "log", "level": "info", "msg": f"resumed from step {t.step}"})
+    step = trials[0].step
+    started = time.monotonic()
+
+    def extra(i):
+        return {
+            "wall_time_s": round(time.monotonic() - started, 3),
+            "n_params": int(sum(w[i].numel() for w in model.params.values())),
+            "n_train": int(model.n_train[i]),
+            "pack_size": model.k,
+        }
+
+    def evaluate():
+        rows = model.evaluate()
+        for i, t in enumerate(trials):
+            if t.done:
+                continue
+            t.step = step
+            t.record([rows[j][i] for j in range(5)])
+            if not math.isfinite(rows[2][i]):
+                t.result("diverged", backend, extra(i), f"training loss became non-finite at step {step}")
+                model.retire(i)
+
+    if step == 0:
+        evaluate()
+    while step < max_steps and not all(t.done for t in trials):
+        if Stop.requested:
+            for i, t in enumerate(trials):
+                if not t.done:
+                    t.step = step
+                    save_checkpoint(ckpt_dir, t, model.state_of(i))
+                    t.result("cancelled", backend, extra(i), f"SIGTERM at step {step}")
+            return 0
+        # No host sync per step: a diverging trial is found at its next evaluation
+        # (trials never interact, so its NaNs cannot spread to the others).
+        model.step()
+        step += 1
+        if is_eval_step(step, eval_every, max_steps):
+            evaluate()
+        if step % ckpt_every == 0 and step < max_steps:
+            for i, t in enumerate(trials):
+                if not t.done:
+                    t.step = step
+                    save_checkpoint(ckpt_dir, t, model.state_of(i))
+    for i, t in enumerate(trials):
+        if not t.done:
+            t.step = step
+            t.result("completed", backend, extra(i))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
