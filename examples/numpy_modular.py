@@ -23,13 +23,21 @@ Run by hand:  GROKMAP_PARAMS_FILE=params.json python3 numpy_modular.py
 import json
 import math
 import os
-import signal
 import sys
 import time
 
 import numpy as np
-
-PROTOCOL = 1
+from grokmap_protocol import (
+    emit,
+    is_eval_step,
+    known_params,
+    log,
+    read_npz_checkpoint,
+    read_params,
+    stop_requested,
+    watch_sigterm,
+    write_npz_checkpoint,
+)
 
 DEFAULTS = {
     "p": 97,
@@ -67,72 +75,40 @@ def pow_mod(b, e, p):
     return np.array([pow(int(x), e, p) for x in np.ravel(b)], dtype=np.int64).reshape(np.shape(b))
 
 
-def emit(obj):
-    """Write one protocol line. Non-finite floats become null (JSON has no NaN)."""
-    sys.stdout.write(json.dumps(finite_or_null(obj), separators=(",", ":")) + "\n")
-    sys.stdout.flush()
+def all_pairs(p, operation):
+    """Every (a, b) the operation is defined on, and its label."""
+    a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
+    a, b = a.ravel(), b.ravel()
+    if operation == "div":
+        keep = b != 0
+        a, b = a[keep], b[keep]
+    return a, b, OPERATIONS[operation](a, b, p)
 
 
-def finite_or_null(x):
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: finite_or_null(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [finite_or_null(v) for v in x]
-    return x
-
-
-def log(msg, level="info"):
-    emit({"type": "log", "level": level, "msg": msg})
-
-
-def is_eval_step(step, eval_every, max_steps):
-    """Same schedule as the SDK's isEvalStep: dense early, log-spaced, then every eval_every."""
-    if step == max_steps or step <= 10 or step % eval_every == 0:
-        return True
-    spacing = max(1, round(step * (10 ** (1 / 20) - 1)))
-    return spacing < eval_every and step % spacing == 0
-
-
-def read_params():
-    path = os.environ.get("GROKMAP_PARAMS_FILE")
-    if path:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-    else:
-        doc = json.load(sys.stdin)
-    if doc.get("protocol") != PROTOCOL:
-        raise SystemExit(f"unsupported protocol {doc.get('protocol')!r}; this trainer speaks {PROTOCOL}")
-    return doc
+def train_indices(cfg, n_pairs):
+    """Which pairs are trained on: a seeded random `data_fraction` of them."""
+    order = np.random.default_rng(cfg["seed"]).permutation(n_pairs)
+    n_train = min(n_pairs - 1, max(1, round(cfg["data_fraction"] * n_pairs)))
+    return order[:n_train], order[n_train:]
 
 
 def make_dataset(cfg):
-    p = cfg["p"]
-    op = OPERATIONS[cfg["operation"]]
-    a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
-    a, b = a.ravel(), b.ravel()
-    if cfg["operation"] == "div":
-        keep = b != 0
-        a, b = a[keep], b[keep]
-    y = op(a, b, p)
-    rng = np.random.default_rng(cfg["seed"])
-    order = rng.permutation(len(a))
-    n_train = min(len(a) - 1, max(1, round(cfg["data_fraction"] * len(a))))
-    tr, va = order[:n_train], order[n_train:]
+    a, b, y = all_pairs(cfg["p"], cfg["operation"])
+    tr, va = train_indices(cfg, len(a))
     return (a[tr], b[tr], y[tr]), (a[va], b[va], y[va])
 
 
-def init_params(cfg, dtype):
+def init_weights(cfg):
+    """Initial weights in float64 (cast by the caller)."""
     p, d, h, s = cfg["p"], cfg["embed_dim"], cfg["model_size"], cfg["init_scale"]
     # A stream separate from the data split, so the split never depends on the model size.
     rng = np.random.default_rng([cfg["seed"], 1])
     return {
-        "E": (rng.standard_normal((p, d)) * s / math.sqrt(d)).astype(dtype),
-        "W1": (rng.standard_normal((2 * d, h)) * s / math.sqrt(2 * d)).astype(dtype),
-        "b1": np.zeros(h, dtype=dtype),
-        "W2": (rng.standard_normal((h, p)) * s / math.sqrt(h)).astype(dtype),
-        "b2": np.zeros(p, dtype=dtype),
+        "E": rng.standard_normal((p, d)) * s / math.sqrt(d),
+        "W1": rng.standard_normal((2 * d, h)) * s / math.sqrt(2 * d),
+        "b1": np.zeros(h),
+        "W2": rng.standard_normal((h, p)) * s / math.sqrt(h),
+        "b2": np.zeros(p),
     }
 
 
@@ -195,54 +171,28 @@ def fingerprint(cfg):
 
 
 def save_checkpoint(ckpt_dir, state):
-    name = f"ckpt-{state['step']:08d}.npz"
-    final = os.path.join(ckpt_dir, name)
-    tmp = final + ".tmp"
     arrays = {f"param_{k}": v for k, v in state["params"].items()}
     arrays.update({f"m_{k}": v for k, v in state["m"].items()})
     arrays.update({f"v_{k}": v for k, v in state["v"].items()})
-    meta = {
-        "step": state["step"],
-        "fingerprint": state["fingerprint"],
-        "first_train": state["first_train"],
-        "first_val": state["first_val"],
-        "last": state["last"],
-    }
-    with open(tmp, "wb") as f:
-        np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
-    os.replace(tmp, final)
-    # Keep the two newest checkpoints: the host may still be reading the previous one.
-    for old in sorted(n for n in os.listdir(ckpt_dir) if n.startswith("ckpt-") and n.endswith(".npz"))[:-2]:
-        os.remove(os.path.join(ckpt_dir, old))
+    meta = {k: state[k] for k in ("step", "fingerprint", "first_train", "first_val", "last")}
+    name = write_npz_checkpoint(ckpt_dir, "ckpt-", state["step"], meta, arrays)
     emit({"type": "checkpoint", "step": state["step"], "path": name})
 
 
 def load_checkpoint(path, cfg):
-    with np.load(path) as z:
-        meta = json.loads(str(z["meta"]))
-        if meta["fingerprint"] != fingerprint(cfg):
-            raise SystemExit(f"checkpoint {path} was written for different parameters; refusing to resume")
-        params = {k: z[f"param_{k}"].copy() for k in PARAM_NAMES}
-        m = {k: z[f"m_{k}"].copy() for k in PARAM_NAMES}
-        v = {k: z[f"v_{k}"].copy() for k in PARAM_NAMES}
+    meta, arrays = read_npz_checkpoint(path)
+    if meta["fingerprint"] != fingerprint(cfg):
+        raise SystemExit(f"checkpoint {path} was written for different parameters; refusing to resume")
+    params = {k: arrays[f"param_{k}"] for k in PARAM_NAMES}
+    m = {k: arrays[f"m_{k}"] for k in PARAM_NAMES}
+    v = {k: arrays[f"v_{k}"] for k in PARAM_NAMES}
     return params, m, v, meta
 
 
-class Stop:
-    requested = False
-
-
-def on_sigterm(_signum, _frame):
-    Stop.requested = True
-
-
 def main():
-    signal.signal(signal.SIGTERM, on_sigterm)
+    watch_sigterm()
     doc = read_params()
-    unknown = sorted(set(doc.get("params", {})) - set(DEFAULTS))
-    cfg = {**DEFAULTS, **{k: v for k, v in doc.get("params", {}).items() if k in DEFAULTS}}
-    if unknown:
-        log(f"ignoring parameters this trainer does not use: {', '.join(unknown)}", "warn")
+    cfg = known_params(doc.get("params") or {}, DEFAULTS)
     if cfg["operation"] not in OPERATIONS:
         raise SystemExit(f"unknown operation {cfg['operation']!r}; one of {sorted(OPERATIONS)}")
     if cfg["activation"] not in ("relu", "quadratic"):
@@ -262,7 +212,7 @@ def main():
         step, first_train, first_val, last = meta["step"], meta["first_train"], meta["first_val"], meta["last"]
         log(f"resumed from step {step}")
     else:
-        params = init_params(cfg, dtype)
+        params = {k: w.astype(dtype) for k, w in init_weights(cfg).items()}
         m = {k: np.zeros_like(w) for k, w in params.items()}
         v = {k: np.zeros_like(w) for k, w in params.items()}
         step, first_train, first_val, last = 0, None, None, None
@@ -320,7 +270,7 @@ def main():
         evaluate()
     delay = float(cfg["step_delay_ms"]) / 1000
     while step < max_steps:
-        if Stop.requested:
+        if stop_requested():
             save_checkpoint(ckpt_dir, state())
             result("cancelled", f"SIGTERM at step {step}")
             return 0

@@ -22,36 +22,30 @@ The model code (`PackedModular`, `make_split`, `is_eval_step`) is importable
 without running anything, for benchmarks.
 """
 
-import json
 import math
 import os
-import signal
 import sys
 import time
 
 import numpy as np
 import torch
+from grokmap_protocol import (
+    emit,
+    is_eval_step,
+    known_params,
+    read_npz_checkpoint,
+    read_params,
+    stop_requested,
+    watch_sigterm,
+    write_npz_checkpoint,
+)
 
-PROTOCOL = 1
+# The data, the split and the initial weights come from the numpy example, so both draw the same.
+from numpy_modular import DEFAULTS as NUMPY_DEFAULTS
+from numpy_modular import PARAM_NAMES, all_pairs, fingerprint, init_weights, train_indices
 
 DEFAULTS = {
-    "p": 97,
-    "operation": "add",
-    "data_fraction": 0.5,
-    "weight_decay": 1.0,
-    "lr": 1e-3,
-    "beta1": 0.9,
-    "beta2": 0.98,
-    "eps": 1e-8,
-    "embed_dim": 128,
-    "model_size": 512,
-    "activation": "relu",
-    "init_scale": 1.0,
-    "seed": 0,
-    "max_steps": 10000,
-    "eval_every": 50,
-    "checkpoint_every": 1000,
-    "dtype": "float32",
+    **{k: v for k, v in NUMPY_DEFAULTS.items() if k != "step_delay_ms"},
     # fp32: exact float32 matmuls; tf32: TensorFloat-32 tensor cores on Ampere/Hopper (much faster).
     "precision": "fp32",
 }
@@ -70,62 +64,13 @@ SHAPE_KEYS = (
     "precision",
 )
 PER_TRIAL_KEYS = ("data_fraction", "weight_decay", "lr", "beta1", "beta2", "eps", "init_scale", "seed")
-PARAM_NAMES = ("E", "W1", "b1", "W2", "b2")
-
-
-def labels(a, b, p, operation):
-    if operation == "add":
-        return (a + b) % p
-    if operation == "sub":
-        return (a - b) % p
-    if operation == "mul":
-        return (a * b) % p
-    if operation == "div":
-        inv = np.array([pow(int(x), p - 2, p) for x in b], dtype=np.int64)
-        return (a * inv) % p
-    if operation == "x2_plus_xy_plus_y2":
-        return (a * a + a * b + b * b) % p
-    raise ValueError(f"unknown operation {operation!r}")
-
-
-def all_pairs(p, operation):
-    a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
-    a, b = a.ravel(), b.ravel()
-    if operation == "div":
-        keep = b != 0
-        a, b = a[keep], b[keep]
-    return a, b, labels(a, b, p, operation)
 
 
 def make_split(cfg, n_pairs):
-    """Training mask over all pairs; the same split numpy_modular.py draws for this seed."""
-    rng = np.random.default_rng(cfg["seed"])
-    order = rng.permutation(n_pairs)
-    n_train = min(n_pairs - 1, max(1, round(cfg["data_fraction"] * n_pairs)))
+    """Training mask over all pairs: the split numpy_modular.py draws for this seed."""
     mask = np.zeros(n_pairs, dtype=bool)
-    mask[order[:n_train]] = True
+    mask[train_indices(cfg, n_pairs)[0]] = True
     return mask
-
-
-def init_weights(cfg):
-    """The same initial weights numpy_modular.py draws for this seed (float64 here, cast later)."""
-    p, d, h, s = cfg["p"], cfg["embed_dim"], cfg["model_size"], cfg["init_scale"]
-    rng = np.random.default_rng([cfg["seed"], 1])
-    return {
-        "E": rng.standard_normal((p, d)) * s / math.sqrt(d),
-        "W1": rng.standard_normal((2 * d, h)) * s / math.sqrt(2 * d),
-        "b1": np.zeros(h),
-        "W2": rng.standard_normal((h, p)) * s / math.sqrt(h),
-        "b2": np.zeros(p),
-    }
-
-
-def is_eval_step(step, eval_every, max_steps):
-    """Same schedule as the SDK's isEvalStep."""
-    if step == max_steps or step <= 10 or step % eval_every == 0:
-        return True
-    spacing = max(1, round(step * (10 ** (1 / 20) - 1)))
-    return spacing < eval_every and step % spacing == 0
 
 
 class PackedModular:
@@ -152,6 +97,7 @@ class PackedModular:
         self.a = torch.as_tensor(a, device=device)
         self.b = torch.as_tensor(b, device=device)
         self.y = torch.as_tensor(y, device=device)
+        self.y_packed = self.y.repeat(self.k)  # labels for the flattened (K * N) rows
         n = len(a)
         masks = np.stack([make_split(c, n) for c in configs])
         self.train_mask = torch.as_tensor(masks, device=device)
@@ -172,7 +118,7 @@ class PackedModular:
         }
         self.m = {k: torch.zeros_like(v) for k, v in self.params.items()}
         self.v = {k: torch.zeros_like(v) for k, v in self.params.items()}
-        # Adam's bias corrections use each trial's own step count (trials may resume at different steps).
+        # Each trial's own Adam step count (a retired trial stops counting).
         self.t = torch.zeros(self.k, dtype=self.dtype, device=device)
         self.active = torch.ones(self.k, dtype=torch.bool, device=device)
 
@@ -189,7 +135,7 @@ class PackedModular:
             w.grad = None
         logits = self.logits()
         ce = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), self.y.repeat(self.k), reduction="none"
+            logits.reshape(-1, logits.shape[-1]), self.y_packed, reduction="none"
         ).reshape(self.k, -1)
         train_loss = (ce * self.loss_weight).sum(dim=1)
         train_loss.sum().backward()
@@ -216,7 +162,7 @@ class PackedModular:
         """Per-trial metrics as Python lists: train/val accuracy and loss, weight norm."""
         logits = self.logits()
         ce = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), self.y.repeat(self.k), reduction="none"
+            logits.reshape(-1, logits.shape[-1]), self.y_packed, reduction="none"
         ).reshape(self.k, -1)
         correct = (logits.argmax(dim=2) == self.y[None, :]).to(self.dtype)
         tm = self.train_mask.to(self.dtype)
@@ -274,34 +220,6 @@ def set_precision(precision):
 # ---------------------------------------------------------------- protocol
 
 
-def emit(obj):
-    sys.stdout.write(json.dumps(finite_or_null(obj), separators=(",", ":")) + "\n")
-    sys.stdout.flush()
-
-
-def finite_or_null(x):
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: finite_or_null(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [finite_or_null(v) for v in x]
-    return x
-
-
-class Stop:
-    requested = False
-
-
-def on_sigterm(_signum, _frame):
-    Stop.requested = True
-
-
-def fingerprint(cfg):
-    keys = ("p", "operation", "data_fraction", "embed_dim", "model_size", "activation", "seed", "dtype")
-    return json.dumps({k: cfg[k] for k in keys}, sort_keys=True)
-
-
 class Trial:
     """Host-facing bookkeeping for one trial of the pack."""
 
@@ -356,9 +274,6 @@ class Trial:
 
 def save_checkpoint(ckpt_dir, trial, arrays):
     safe_id = "".join(c if c.isalnum() or c in "._-" else "_" for c in str(trial.trial_id))
-    stem = f"ckpt-{safe_id}-" if trial.packed else "ckpt-"
-    name = f"{stem}{trial.step:08d}.npz"
-    final = os.path.join(ckpt_dir, name)
     meta = {
         "step": trial.step,
         "fingerprint": fingerprint(trial.cfg),
@@ -366,42 +281,22 @@ def save_checkpoint(ckpt_dir, trial, arrays):
         "first_val": trial.first_val,
         "last": trial.last,
     }
-    with open(final + ".tmp", "wb") as f:
-        np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
-    os.replace(final + ".tmp", final)
-    mine = sorted(n for n in os.listdir(ckpt_dir) if n.startswith(stem) and n.endswith(".npz") and n[len(stem) :][:8].isdigit())
-    for old in mine[:-2]:
-        os.remove(os.path.join(ckpt_dir, old))
+    name = write_npz_checkpoint(ckpt_dir, f"ckpt-{safe_id}-" if trial.packed else "ckpt-", trial.step, meta, arrays)
     trial.line({"type": "checkpoint", "step": trial.step, "path": name})
 
 
-def read_params():
-    path = os.environ.get("GROKMAP_PARAMS_FILE")
-    if path:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-    else:
-        doc = json.load(sys.stdin)
-    if doc.get("protocol") != PROTOCOL:
-        raise SystemExit(f"unsupported protocol {doc.get('protocol')!r}; this trainer speaks {PROTOCOL}")
-    return doc
-
-
-def config_of(params):
-    unknown = sorted(set(params) - set(DEFAULTS))
-    if unknown:
-        emit({"type": "log", "level": "warn", "msg": f"ignoring unknown parameters: {', '.join(unknown)}"})
-    return {**DEFAULTS, **{k: v for k, v in params.items() if k in DEFAULTS}}
-
-
 def main():
-    signal.signal(signal.SIGTERM, on_sigterm)
+    watch_sigterm()
     doc = read_params()
     threshold = float(doc.get("threshold", 0.99))
     ckpt_dir = doc.get("checkpoint_dir") or os.environ["GROKMAP_CHECKPOINT_DIR"]
     packed = "trials" in doc
     entries = doc["trials"] if packed else [{"trial_id": doc.get("trial_id"), "params": doc.get("params", {}), "resume": doc.get("resume")}]
-    trials = [Trial(e["trial_id"], config_of(e.get("params") or {}), e.get("resume"), packed, threshold) for e in entries]
+    trials = [
+        Trial(e["trial_id"], known_params(e.get("params") or {}, DEFAULTS, e["trial_id"] if packed else None),
+              e.get("resume"), packed, threshold)
+        for e in entries
+    ]
 
     device = pick_device()
     set_precision(trials[0].cfg["precision"])
@@ -416,11 +311,10 @@ def main():
         raise SystemExit("all trials of a pack must resume from the same step (or none)")
     for i, t in enumerate(trials):
         if t.resume:
-            with np.load(t.resume["path"]) as z:
-                meta = json.loads(str(z["meta"]))
-                if meta["fingerprint"] != fingerprint(t.cfg):
-                    raise SystemExit(f"checkpoint {t.resume['path']} was written for different parameters")
-                model.load_into(i, {k: z[k] for k in z.files if k != "meta"}, meta["step"])
+            meta, arrays = read_npz_checkpoint(t.resume["path"])
+            if meta["fingerprint"] != fingerprint(t.cfg):
+                raise SystemExit(f"checkpoint {t.resume['path']} was written for different parameters")
+            model.load_into(i, arrays, meta["step"])
             t.step, t.first_train, t.first_val, t.last = meta["step"], meta["first_train"], meta["first_val"], meta["last"]
             t.line({"type": "log", "level": "info", "msg": f"resumed from step {t.step}"})
     step = trials[0].step
@@ -448,7 +342,7 @@ def main():
     if step == 0:
         evaluate()
     while step < max_steps and not all(t.done for t in trials):
-        if Stop.requested:
+        if stop_requested():
             for i, t in enumerate(trials):
                 if not t.done:
                     t.step = step
