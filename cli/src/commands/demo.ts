@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { grokmapHome } from '@grokmap/infra';
 import { formatProblems, sweepIdFor } from '@grokmap/workflows';
@@ -9,25 +8,28 @@ import { phasesPresent, renderPhaseGrid } from '../phase-grid.js';
 import { startSweep, storedTrials, sweptNames, waitForSweep } from '../sweep-client.js';
 import { watchSweep } from '../watch.js';
 
-const DEMO_SPECS: Record<string, string> = {
-  synthetic: fileURLToPath(import.meta.resolve('@grokmap/plugin-synthetic/demo-sweep.yaml')),
-  'modular-arithmetic': fileURLToPath(
-    import.meta.resolve('@grokmap/plugin-modular-arithmetic/demo-sweep.yaml'),
-  ),
-};
+/** Each built-in trainer ships its demo sweep as `demo-sweep.yaml` in its package. */
+const DEMO_TRAINERS = ['synthetic', 'modular-arithmetic'];
+
+function demoSpecPath(trainer: string): string {
+  if (!DEMO_TRAINERS.includes(trainer)) {
+    throw new CliError(`no demo for trainer '${trainer}'; choose one of ${DEMO_TRAINERS.join(', ')}`);
+  }
+  try {
+    return fileURLToPath(import.meta.resolve(`@grokmap/plugin-${trainer}/demo-sweep.yaml`));
+  } catch (err) {
+    throw new CliError(`the ${trainer} plugin ships no demo sweep: ${(err as Error).message}`);
+  }
+}
 
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
     .description('start the embedded server and workers, run a built-in sweep, print its phase grid')
-    .option('--trainer <name>', `which built-in demo (${Object.keys(DEMO_SPECS).join(', ')})`, 'synthetic')
+    .option('--trainer <name>', `which built-in demo (${DEMO_TRAINERS.join(', ')})`, 'synthetic')
     .option('--concurrency <n>', 'trials at once (default: CPU cores)', (v) => Number.parseInt(v, 10))
     .action(async (opts: { trainer: string; concurrency?: number }) => {
-      const file = DEMO_SPECS[opts.trainer];
-      if (!file)
-        throw new CliError(
-          `no demo for trainer '${opts.trainer}'; choose one of ${Object.keys(DEMO_SPECS).join(', ')}`,
-        );
+      const file = demoSpecPath(opts.trainer);
       const logger = createLogger(false);
       const check = await checkSpecFile(file);
       if (!check.ok) throw new CliError(`built-in demo spec is invalid:\n${formatProblems(check.problems)}`);
@@ -64,8 +66,4 @@ export function registerDemoCommand(program: Command): void {
         await connected.close();
       }
     });
-}
-
-export function demoSpecText(trainer: string): string {
-  return readFileSync(DEMO_SPECS[trainer]!, 'utf8');
 }

@@ -168,7 +168,7 @@ export function createTrainerActivities(deps: TrainerActivityDeps) {
         throw new CancelledFailure('trial cancelled');
       }
       const classification =
-        outcome.status === 'completed' || outcome.status === 'diverged'
+        outcome.status === 'completed'
           ? classifyOutcome(outcome, { threshold: input.threshold, delaySteps: input.delaySteps })
           : null;
       const { recorded } = await deps.store.recordTrialResult({

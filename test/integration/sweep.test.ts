@@ -1,0 +1,165 @@
+import type { ResultsStore } from '@grokmap/workers';
+import type { SweepResult } from '@grokmap/workflows';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  cliEnv,
+  openTestStore,
+  runCli,
+  type StoreKind,
+  spawnCli,
+  startTestServer,
+  stopProcess,
+  storeKinds,
+  syntheticSpec,
+  type TestServer,
+  tempDir,
+  waitFor,
+  writeSpec,
+} from '../support/harness.js';
+
+/**
+ * The foundation, end to end: sweeps on a real Temporal dev server, trainer
+ * and control workers as real processes, results in real SQLite and
+ * PostgreSQL.
+ */
+describe.each(storeKinds())('sweep end to end (%s store)', (kind: StoreKind) => {
+  let server: TestServer;
+  let store: ResultsStore;
+  let specDir: string;
+  let control: ReturnType<typeof spawnCli>;
+  const run = `${kind}-${Date.now().toString(36)}`;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    store = await openTestStore(kind, server.home);
+    specDir = tempDir('specs');
+    control = spawnCli(['worker', '--queue', 'control'], cliEnv(server, kind));
+  });
+
+  afterAll(async () => {
+    if (control) await stopProcess(control);
+    await store?.close();
+    await server?.stop();
+  });
+
+  async function expectEveryTrialOnce(sweepId: string, planned: number): Promise<void> {
+    const trials = await store.listTrials(sweepId);
+    expect(trials.map((t) => t.index)).toEqual(Array.from({ length: planned }, (_, i) => i));
+    expect(new Set(trials.map((t) => t.trialId)).size).toBe(planned);
+    expect(trials.filter((t) => t.status === 'running')).toEqual([]);
+    for (const t of trials.slice(0, 3)) {
+      const curves = await store.getCurves(t.trialId);
+      expect(new Set(curves.map((c) => c.step)).size).toBe(curves.length);
+    }
+  }
+
+  it('runs a grid sweep to completion with every trial recorded exactly once and classified', async () => {
+    const trainer = spawnCli(['worker', '--queue', 'cpu', '--concurrency', '2'], cliEnv(server, kind));
+    try {
+      const file = writeSpec(specDir, 'plain', syntheticSpec(`plain-${run}`));
+      const result = await runCli(['sweep', 'start', file, '--wait', '--json'], cliEnv(server, kind));
+      expect(result.code, result.stderr).toBe(0);
+      const out = JSON.parse(result.stdout) as SweepResult & { trials: unknown[] };
+      expect(out.status).toBe('completed');
+      expect(out.state.finished).toBe(12);
+      expect(out.state.byStatus).toEqual({ completed: 12 });
+      await expectEveryTrialOnce(out.sweepId, 12);
+      const trials = await store.listTrials(out.sweepId);
+      expect(trials.every((t) => t.phase !== null && t.phase !== undefined)).toBe(true);
+      expect(new Set(trials.map((t) => t.phase)).size).toBeGreaterThanOrEqual(2);
+      const sweep = await store.getSweep(out.sweepId);
+      expect(sweep?.status).toBe('completed');
+
+      // Continue-as-new forced every few dozen events: same trials, same phases.
+      const canFile = writeSpec(specDir, 'can', syntheticSpec(`can-${run}`));
+      const can = await runCli(
+        ['sweep', 'start', canFile, '--wait', '--json', '--continue-as-new-after', '40'],
+        cliEnv(server, kind),
+      );
+      expect(can.code, can.stderr).toBe(0);
+      const canOut = JSON.parse(can.stdout) as SweepResult;
+      expect(canOut.state.runs).toBeGreaterThan(2);
+      await expectEveryTrialOnce(canOut.sweepId, 12);
+      const canTrials = await store.listTrials(canOut.sweepId);
+      expect(canTrials.map((t) => [t.index, t.phase, t.tTrain, t.tVal])).toEqual(
+        trials.map((t) => [t.index, t.phase, t.tTrain, t.tVal]),
+      );
+
+      // Starting the same finished sweep again is refused; nothing is duplicated.
+      const again = await runCli(['sweep', 'start', file, '--json'], cliEnv(server, kind));
+      expect(again.code).not.toBe(0);
+      expect(again.stderr).toMatch(/already run/);
+      await expectEveryTrialOnce(out.sweepId, 12);
+    } finally {
+      await stopProcess(trainer);
+    }
+  });
+
+  it('survives a trainer worker killed with SIGKILL mid-sweep: no trial lost or duplicated', async () => {
+    const spec = syntheticSpec(`kill-${run}`, {
+      budget: { trials: 8, parallel: 4 },
+      parameters: { weight_decay: { values: [0.1, 1] }, data_fraction: { values: [0.3, 0.7] }, seed: { values: [0, 1] } },
+      fixed: { max_steps: 4000, eval_every: 100, model_size: 64, step_delay_ms: 60, checkpoint_every: 400 },
+      limits: { heartbeat_timeout_s: 4, max_attempts: 5 },
+    });
+    const file = writeSpec(specDir, 'kill', spec);
+    const first = spawnCli(['worker', '--queue', 'cpu', '--concurrency', '4'], cliEnv(server, kind));
+    let second: ReturnType<typeof spawnCli> | undefined;
+    try {
+      const started = await runCli(['sweep', 'start', file, '--json'], cliEnv(server, kind));
+      expect(started.code, started.stderr).toBe(0);
+      const { sweepId } = JSON.parse(started.stdout) as { sweepId: string };
+      // Kill once trials are past a checkpoint, so the retry must resume rather than restart.
+      await waitFor('trials past their first checkpoint', async () => {
+        const trials = await store.listTrials(sweepId);
+        return trials.filter((t) => t.status === 'running').length >= 2;
+      });
+      await new Promise((r) => setTimeout(r, 3_000));
+      await stopProcess(first, 'SIGKILL');
+      second = spawnCli(['worker', '--queue', 'cpu', '--concurrency', '4'], cliEnv(server, kind));
+      const handle = server.client.workflow.getHandle(sweepId);
+      const result = (await handle.result()) as SweepResult;
+      expect(result.status).toBe('completed');
+      expect(result.state.finished).toBe(8);
+      await expectEveryTrialOnce(sweepId, 8);
+      const trials = await store.listTrials(sweepId);
+      expect(trials.every((t) => t.status === 'completed')).toBe(true);
+      const retried = trials.filter((t) => t.attempts > 1);
+      expect(retried.length).toBeGreaterThan(0);
+      const resumed = retried.filter((t) => Number(t.outcome?.extra?.resumed_from ?? 0) > 0);
+      expect(resumed.length).toBeGreaterThan(0);
+    } finally {
+      await stopProcess(first, 'SIGKILL');
+      if (second) await stopProcess(second);
+    }
+  });
+
+  it('sweep cancel stops in-flight trials and records them as cancelled', async () => {
+    const spec = syntheticSpec(`cancel-${run}`, {
+      fixed: { max_steps: 20000, eval_every: 50, model_size: 64, step_delay_ms: 100 },
+      limits: { heartbeat_timeout_s: 10 },
+    });
+    const file = writeSpec(specDir, 'cancel', spec);
+    const trainer = spawnCli(['worker', '--queue', 'cpu', '--concurrency', '4'], cliEnv(server, kind));
+    try {
+      const started = await runCli(['sweep', 'start', file, '--json'], cliEnv(server, kind));
+      expect(started.code, started.stderr).toBe(0);
+      const { sweepId } = JSON.parse(started.stdout) as { sweepId: string };
+      await waitFor('trials running', async () => {
+        const trials = await store.listTrials(sweepId);
+        return trials.filter((t) => t.status === 'running').length >= 2;
+      });
+      const cancel = await runCli(['sweep', 'cancel', sweepId], cliEnv(server, kind));
+      expect(cancel.code, cancel.stderr).toBe(0);
+      expect(cancel.stdout).toMatch(/cancelled/);
+      const trials = await store.listTrials(sweepId);
+      expect(trials.length).toBeGreaterThanOrEqual(2);
+      expect(trials.filter((t) => t.status === 'running')).toEqual([]);
+      expect(trials.filter((t) => t.status === 'cancelled').length).toBeGreaterThanOrEqual(2);
+      expect((await store.getSweep(sweepId))?.status).toBe('cancelled');
+    } finally {
+      await stopProcess(trainer);
+    }
+  });
+});
+
