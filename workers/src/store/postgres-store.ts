@@ -141,7 +141,7 @@ class PostgresDriver implements SqlDriver {
   withMigrationLock<T>(fn: (driver: SqlDriver) => Promise<T>): Promise<T> {
     return this.withClient(async (client) => {
       const key = `grokmap.migrate:${this.schema ?? 'default'}`;
-      // no lock
+      await client.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
       try {
         if (this.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
         return await fn(new PostgresConnectionDriver(client, this.location));
