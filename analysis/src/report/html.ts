@@ -1,4 +1,4 @@
-import { stringify as toYaml } from 'yaml';
+import { Document, isScalar, visit } from 'yaml';
 import { PHASES } from '../types.js';
 import type { ReportInput, ReportTrial, ResolvedAxes } from './input.js';
 import type { MissingSummary } from './missing.js';
@@ -169,7 +169,14 @@ function specBlock(spec: unknown): string {
   if (spec === undefined || spec === null) return '<p class="muted">The sweep spec was not recorded.</p>';
   let text: string;
   try {
-    text = toYaml(spec);
+    // Lists of plain values on one line ([0.2, 0.4]), as sweep specs are usually written.
+    const doc = new Document(spec);
+    visit(doc, {
+      Seq(_key, node) {
+        if (node.items.every(isScalar)) node.flow = true;
+      },
+    });
+    text = doc.toString();
   } catch {
     text = JSON.stringify(spec, null, 2);
   }

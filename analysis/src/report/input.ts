@@ -1,5 +1,5 @@
 import { curvePointSchema } from '@grokmap/plugin-sdk';
-import { parameterSchema } from '@grokmap/workflows';
+import { type ParameterSpec, parameterSchema } from '@grokmap/workflows';
 import { z } from 'zod';
 import { axisFor } from '../axes.js';
 import { type Axis, PHASES } from '../types.js';
@@ -99,7 +99,11 @@ export function resolveAxes(input: ReportInput, warnings: string[]): ResolvedAxe
     if (name === null) return null;
     const seen = [...(numeric.get(name) ?? [])];
     const parsed = parameterSchema.safeParse(paramSpec(input.sweep.spec, name));
-    const base = axisFor(name, seen, parsed.success ? parsed.data : undefined);
+    // A distribution in the spec decides the scale; a list of values (or no spec) is judged with the values seen.
+    const base =
+      parsed.success && parsed.data.distribution !== 'categorical'
+        ? axisFor(name, seen, parsed.data)
+        : axisFor(name, [...seen, ...(parsed.success ? numbersIn(parsed.data) : [])]);
     if (hint === undefined || hint === base.log) return base;
     if (hint && seen.some((v) => v <= 0)) {
       warnings.push(`axis '${name}' has values ≤ 0, so it is drawn on a linear scale, not a log scale`);
@@ -140,6 +144,10 @@ export function numericParams(trials: readonly ReportTrial[]): Map<string, Set<n
     }
   }
   return out;
+}
+
+function numbersIn(p: ParameterSpec): number[] {
+  return p.distribution === 'categorical' ? p.values.filter((v): v is number => typeof v === 'number') : [];
 }
 
 function paramSpec(spec: unknown, name: string): unknown {

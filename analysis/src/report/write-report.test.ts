@@ -81,6 +81,8 @@ describe('writeReport on a realistic sweep', () => {
     // The three figures are inline and their ids do not collide.
     const ids = [...page.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]);
     expect(new Set(ids).size).toBe(ids.length);
+    // The spec is shown as YAML, lists of values on one line.
+    expect(section(page, 'sweep-spec')).toContain('data_fraction:\n    values: [ 0.2, 0.4, 0.6, 0.8 ]');
     // θ and Δ are stated.
     expect(section(page, 'phases')).toContain('θ = <strong>0.99</strong>');
     expect(section(page, 'phases')).toContain('Δ = <strong>1,000</strong>');
