@@ -151,8 +151,11 @@ class PostgresDriver implements SqlDriver {
     });
   }
 
+  private closing: Promise<void> | undefined;
+
   close(): Promise<void> {
-    return this.pool.end();
+    this.closing ??= this.pool.end();
+    return this.closing;
   }
 }
 

@@ -73,6 +73,9 @@ const failureInput = z.object({
   error: z.string(),
 });
 
+/** Instants are stored in UTC so that SQLite's text ordering is time ordering. */
+const utc = (iso: string) => new Date(iso).toISOString();
+
 function validate<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new StoreError(`invalid ${what}: ${formatIssues(parsed.error)}`);
@@ -151,9 +154,9 @@ export class SqlResultsStore implements ResultsStore {
         JSON.stringify(s.spec ?? null),
         s.status,
         s.plannedTrials,
-        s.createdAt,
-        s.updatedAt,
-        s.finishedAt ?? null,
+        utc(s.createdAt),
+        utc(s.updatedAt),
+        s.finishedAt === undefined ? null : utc(s.finishedAt),
         s.verdict ?? null,
         s.reportDir ?? null,
       ],

@@ -357,9 +357,12 @@ describe.each(backends)('$name results store', (backend) => {
     const { store } = await fresh();
     const s1 = sweep('s1');
     await store.saveSweep(s1);
+    // 10:30 in UTC+02:00 is 08:30Z: earliest of the three, whatever the text says.
+    await store.saveSweep(sweep('s2', { createdAt: '2026-11-28T10:30:00+02:00' }));
     await store.saveSweep(sweep('s0', { createdAt: '2026-11-28T09:00:00.000Z' }));
+    expect((await store.getSweep('s2'))?.createdAt).toBe('2026-11-28T08:30:00.000Z');
     expect(await store.getSweep('s1')).toEqual(s1);
-    expect((await store.listSweeps()).map((s) => s.sweepId)).toEqual(['s0', 's1']);
+    expect((await store.listSweeps()).map((s) => s.sweepId)).toEqual(['s2', 's0', 's1']);
 
     await store.setSweepStatus('s1', 'completed', { verdict: 'all trials done' });
     const done = await store.getSweep('s1');
@@ -398,6 +401,8 @@ describe.each(backends)('$name results store', (backend) => {
     const trial = await store.getTrial('t1');
     expect(trial?.outcome).toEqual(stored);
     expect(trial).toMatchObject({ params: r.params, ratio: null, valAtTrain: 0.31, semiGrokking: true });
+    await store.recordTrialResult(result('t2', { tTrain: 0, tVal: 400, ratio: Number.POSITIVE_INFINITY }));
+    expect((await store.getTrial('t2'))?.ratio).toBe(Number.POSITIVE_INFINITY);
     expect(await store.getCurves('unknown')).toEqual([]);
     expect(await store.getTrial('unknown')).toBeUndefined();
   });
