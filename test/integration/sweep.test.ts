@@ -1,3 +1,5 @@
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import type { ResultsStore } from '@grokmap/workers';
 import type { SweepResult } from '@grokmap/workflows';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,7 +80,7 @@ describe.each(storeKinds())('sweep end to end (%s store)', (kind: StoreKind) => 
       );
       expect(can.code, can.stderr).toBe(0);
       const canOut = JSON.parse(can.stdout) as SweepResult;
-      expect(canOut.state.runs).toBeGreaterThan(2);
+      expect(canOut.state.runs).toBeGreaterThan(1);
       await expectEveryTrialOnce(canOut.sweepId, 12);
       const canTrials = await store.listTrials(canOut.sweepId);
       expect(canTrials.map((t) => [t.index, t.phase, t.tTrain, t.tVal])).toEqual(
@@ -110,11 +112,14 @@ describe.each(storeKinds())('sweep end to end (%s store)', (kind: StoreKind) => 
       expect(started.code, started.stderr).toBe(0);
       const { sweepId } = JSON.parse(started.stdout) as { sweepId: string };
       // Kill once trials are past a checkpoint, so the retry must resume rather than restart.
-      await waitFor('trials past their first checkpoint', async () => {
-        const trials = await store.listTrials(sweepId);
-        return trials.filter((t) => t.status === 'running').length >= 2;
+      await waitFor('two trials past their first checkpoint', async () => {
+        const dir = path.join(server.home, 'checkpoints');
+        if (!existsSync(dir)) return false;
+        const withCheckpoint = readdirSync(dir).filter(
+          (d) => d.startsWith(sweepId) && readdirSync(path.join(dir, d)).some((f) => f.endsWith('.ckpt')),
+        );
+        return withCheckpoint.length >= 2;
       });
-      await new Promise((r) => setTimeout(r, 3_000));
       await stopProcess(first, 'SIGKILL');
       second = spawnCli(['worker', '--queue', 'cpu', '--concurrency', '4'], cliEnv(server, kind));
       const handle = server.client.workflow.getHandle(sweepId);
