@@ -6,13 +6,24 @@
 #
 # Idempotent: installs Debian's postgresql only when no server binaries exist,
 # initialises the cluster once, starts it only when it is not running, and
-# creates the role and database only when missing. Everything else goes to stderr.
+# creates the role and database only when missing. Everything else goes to stderr;
+# on failure stdout carries a command that fails, so the eval fails too.
 #
 # Overrides: GROKMAP_PG_DIR (default $HOME/.cache/grokmap/pg), GROKMAP_PG_PORT (54329),
 # GROKMAP_PG_DB (grokmap_test), GROKMAP_PG_USER / GROKMAP_PG_PASSWORD (grokmap / grokmap).
 # The server is for tests: fsync is off and the password is not a secret.
 set -euo pipefail
 exec 3>&1 1>&2
+
+# On failure, hand the caller's eval a failing command, so `set -e` CI scripts stop here
+# (an empty $(...) would make eval succeed and the PostgreSQL tests silently skip).
+on_exit() {
+  local rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "echo '.ci/postgres.sh failed (exit $rc); see its messages above' >&2; false" >&3
+  fi
+}
+trap on_exit EXIT
 
 PG_DIR="${GROKMAP_PG_DIR:-$HOME/.cache/grokmap/pg}"
 PORT="${GROKMAP_PG_PORT:-54329}"
