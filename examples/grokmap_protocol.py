@@ -3,7 +3,7 @@
 Copy this file next to your trainer (it needs only the standard library,
 and numpy for `write_npz_checkpoint`). See plugins/command/PROTOCOL.md.
 
-    from grokmap_protocol import emit, read_params, is_eval_step, stop_requested, watch_sigterm
+    from grokmap_protocol import emit, read_params, is_eval_step, stop_requested, watch_stop_signals
 """
 
 import json
@@ -11,6 +11,7 @@ import math
 import os
 import signal
 import sys
+import threading
 
 PROTOCOL = 1
 
@@ -43,7 +44,8 @@ def read_params():
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
     else:
-        doc = json.load(sys.stdin)
+        # One line: stdin stays open after it (see watch_stop_signals).
+        doc = json.loads(sys.stdin.readline())
     if doc.get("protocol") != PROTOCOL:
         raise SystemExit(f"unsupported protocol {doc.get('protocol')!r}; this trainer speaks {PROTOCOL}")
     return doc
@@ -65,20 +67,43 @@ def is_eval_step(step, eval_every, max_steps):
     return spacing < eval_every and step % spacing == 0
 
 
-_stop = {"requested": False}
+_stop = {"reason": None}
 
 
-def watch_sigterm():
-    """From now on SIGTERM only sets a flag: check `stop_requested()` between steps."""
+def watch_stop_signals():
+    """From now on a stop request only sets a flag: check `stop_requested()` between steps.
+
+    Two things ask a trainer to stop: SIGTERM (the trial was cancelled), and,
+    when the host sets GROKMAP_STDIN_OPEN=1, end of file on stdin (the host
+    is gone, e.g. the worker died) — so no trainer runs on as a zombie.
+    Call it after `read_params()`.
+    """
 
     def on_sigterm(_signum, _frame):
-        _stop["requested"] = True
+        _stop["reason"] = _stop["reason"] or "SIGTERM"
 
     signal.signal(signal.SIGTERM, on_sigterm)
+    if os.environ.get("GROKMAP_STDIN_OPEN") == "1":
+
+        def watch_stdin():
+            # The raw descriptor, not sys.stdin: a daemon thread blocked inside a buffered
+            # reader would hold its lock while the interpreter shuts down.
+            try:
+                while os.read(0, 65536):
+                    pass
+            except (OSError, ValueError):
+                pass
+            _stop["reason"] = _stop["reason"] or "stdin closed: host gone"
+
+        threading.Thread(target=watch_stdin, name="grokmap-stdin-watch", daemon=True).start()
 
 
 def stop_requested():
-    return _stop["requested"]
+    return _stop["reason"] is not None
+
+
+def stop_reason():
+    return _stop["reason"]
 
 
 def write_npz_checkpoint(ckpt_dir, stem, step, meta, arrays, keep=2):

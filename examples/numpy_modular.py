@@ -35,7 +35,8 @@ from grokmap_protocol import (
     read_npz_checkpoint,
     read_params,
     stop_requested,
-    watch_sigterm,
+    stop_reason,
+    watch_stop_signals,
     write_npz_checkpoint,
 )
 
@@ -190,8 +191,8 @@ def load_checkpoint(path, cfg):
 
 
 def main():
-    watch_sigterm()
     doc = read_params()
+    watch_stop_signals()
     cfg = known_params(doc.get("params") or {}, DEFAULTS)
     if cfg["operation"] not in OPERATIONS:
         raise SystemExit(f"unknown operation {cfg['operation']!r}; one of {sorted(OPERATIONS)}")
@@ -272,7 +273,7 @@ def main():
     while step < max_steps:
         if stop_requested():
             save_checkpoint(ckpt_dir, state())
-            result("cancelled", f"SIGTERM at step {step}")
+            result("cancelled", f"stopped at step {step} ({stop_reason()})")
             return 0
         grads, loss, _ = gradients(params, ta, tb, ty, act)
         if not math.isfinite(loss):

@@ -36,7 +36,8 @@ from grokmap_protocol import (
     read_npz_checkpoint,
     read_params,
     stop_requested,
-    watch_sigterm,
+    stop_reason,
+    watch_stop_signals,
     write_npz_checkpoint,
 )
 
@@ -286,8 +287,8 @@ def save_checkpoint(ckpt_dir, trial, arrays):
 
 
 def main():
-    watch_sigterm()
     doc = read_params()
+    watch_stop_signals()
     threshold = float(doc.get("threshold", 0.99))
     ckpt_dir = doc.get("checkpoint_dir") or os.environ["GROKMAP_CHECKPOINT_DIR"]
     packed = "trials" in doc
@@ -347,7 +348,7 @@ def main():
                 if not t.done:
                     t.step = step
                     save_checkpoint(ckpt_dir, t, model.state_of(i))
-                    t.result("cancelled", backend, extra(i), f"SIGTERM at step {step}")
+                    t.result("cancelled", backend, extra(i), f"stopped at step {step} ({stop_reason()})")
             return 0
         # No host sync per step: a diverging trial is found at its next evaluation
         # (trials never interact, so its NaNs cannot spread to the others).

@@ -21,6 +21,20 @@ afterAll(async () => {
 const PRELUDE = `
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// The parameters line; stdin stays open after it for the life of the trial.
+const firstLine = () => new Promise((resolve) => {
+  let buf = '';
+  const onData = (chunk) => {
+    buf += chunk;
+    const nl = buf.indexOf('\\n');
+    if (nl < 0) return;
+    process.stdin.off('data', onData);
+    process.stdin.pause();
+    resolve(buf.slice(0, nl));
+  };
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', onData);
+});
 `;
 
 async function fake(name: string, body: string, config: Partial<CommandTrainerConfig> = {}) {
@@ -182,9 +196,7 @@ describe('what the program is given', () => {
       'echo',
       `import { readFileSync } from 'node:fs';
        const file = JSON.parse(readFileSync(process.env.GROKMAP_PARAMS_FILE, 'utf8'));
-       let stdin = '';
-       for await (const chunk of process.stdin) stdin += chunk;
-       const fromStdin = JSON.parse(stdin);
+       const fromStdin = JSON.parse(await firstLine());
        out({ type: 'log', level: 'info', msg: 'hello from the program' });
        out({ type: 'result', status: 'completed', steps: 1, max_steps: 1,
          final: { train_acc: 1, val_acc: 1 },
@@ -194,7 +206,9 @@ describe('what the program is given', () => {
            trial: file.trial_id, attempt: file.attempt, threshold: file.threshold, p: file.params.p,
            resume: file.resume, dir_env: process.env.GROKMAP_CHECKPOINT_DIR === file.checkpoint_dir,
            resume_env: process.env.GROKMAP_RESUME_STEP ?? null, cuda: process.env.CUDA_VISIBLE_DEVICES,
-           device: file.device.kind, mine: process.env.MY_SETTING } });`,
+           device: file.device.kind, mine: process.env.MY_SETTING,
+           stdin_open: process.env.GROKMAP_STDIN_OPEN } });
+       process.exit(0);`,
       { env: { MY_SETTING: 'from-worker-config' } },
     );
     const outcome = await trainer.train(
@@ -216,7 +230,26 @@ describe('what the program is given', () => {
       cuda: '',
       device: 'cpu',
       mine: 'from-worker-config',
+      stdin_open: '1',
     });
+  });
+
+  it('keeps stdin open while the program runs, so EOF can mean the host is gone', async () => {
+    const trainer = await fake(
+      'stdin-open',
+      `await firstLine();
+       // A host that closed stdin early would make 'end' win this race at once.
+       const first = await new Promise((resolve) => {
+         process.stdin.once('end', () => resolve('end'));
+         process.stdin.resume();
+         setTimeout(() => resolve('still open'), 300);
+       });
+       out({ type: 'result', status: 'completed', steps: 1, max_steps: 1, final: { train_acc: 1, val_acc: 1 },
+         extra: { stdin: first } });
+       process.exit(0);`,
+    );
+    const outcome = await trainer.train({}, createTestContext());
+    expect(outcome.extra).toEqual({ stdin: 'still open' });
   });
 
   it('pins a GPU trial to its device', async () => {

@@ -160,6 +160,7 @@ class CommandRun {
       // Pin the program to its device: one trial per GPU, and CPU trials see no GPU at all.
       CUDA_VISIBLE_DEVICES: device.kind === 'gpu' ? String(device.index ?? 0) : '',
       GROKMAP_PROTOCOL: String(PROTOCOL_VERSION),
+      GROKMAP_STDIN_OPEN: '1',
       GROKMAP_PARAMS_FILE: paramsPath,
       GROKMAP_CHECKPOINT_DIR: this.checkpointDir,
       GROKMAP_TRIAL_ID: this.ctx.trialId,
@@ -209,7 +210,9 @@ class CommandRun {
       child.stdin?.on('error', () => {
         // A program that does not read its stdin may close it early: not an error.
       });
-      child.stdin?.end(`${paramsJson}\n`);
+      // The parameters as one line, then stdin stays open for the life of the trial: EOF tells
+      // the program its host is gone (the worker died), so it can stop instead of running on.
+      child.stdin?.write(`${paramsJson}\n`);
       this.collectStderr(child);
       const stdoutDone = this.consumeStdout(child);
 
@@ -224,6 +227,7 @@ class CommandRun {
       });
       child.on('close', (code, signal) => {
         this.ctx.signal.removeEventListener('abort', onAbort);
+        child.stdin?.destroy();
         if (this.killTimer) clearTimeout(this.killTimer);
         if (drainTimer) clearTimeout(drainTimer);
         void stdoutDone.then(() => done(spawnFailed ? null : { code, signal }));

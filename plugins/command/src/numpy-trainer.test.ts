@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -133,6 +133,56 @@ describe.runIf(runHere)('numpy_modular.py through the command trainer', () => {
     expect(resumed.firstStepAtThreshold).toEqual(expected.firstStepAtThreshold);
     // The curve before the checkpoint travels inside it, so the outcome has the whole run.
     expect(resumed.curves).toEqual(expected.curves);
+  }, 120_000);
+
+  it('stops, checkpointing, when its stdin closes because the host is gone', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'grokmap-host-gone-'));
+    try {
+      const checkpointDir = join(work, 'ckpt');
+      await mkdir(checkpointDir);
+      const paramsFile = join(work, 'params.json');
+      const doc = { protocol: 1, trial_id: 'orphan', attempt: 1, threshold: 0.99, resume: null };
+      const trialParams = { ...params, max_steps: 1_000_000, step_delay_ms: 5 };
+      await writeFile(
+        paramsFile,
+        JSON.stringify({
+          ...doc,
+          params: trialParams,
+          checkpoint_dir: checkpointDir,
+          device: { kind: 'cpu' },
+        }),
+      );
+      const child = spawn(python!, [script], {
+        env: {
+          ...process.env,
+          GROKMAP_PROTOCOL: '1',
+          GROKMAP_PARAMS_FILE: paramsFile,
+          GROKMAP_STDIN_OPEN: '1',
+        },
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
+      const lines: string[] = [];
+      let buffered = '';
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (chunk: string) => {
+        buffered += chunk;
+        const parts = buffered.split('\n');
+        buffered = parts.pop()!;
+        lines.push(...parts);
+        // The first progress line: the program is training; now the "host" goes away.
+        if (lines.length > 0) child.stdin.end();
+      });
+      const code = await new Promise((done) => child.on('close', done));
+      expect(code).toBe(0);
+      const messages = lines.map((l) => JSON.parse(l));
+      const result = messages.find((m) => m.type === 'result');
+      expect(result).toMatchObject({ status: 'cancelled' });
+      expect(result.reason).toContain('stdin closed');
+      expect(result.steps).toBeLessThan(trialParams.max_steps);
+      expect(messages.some((m) => m.type === 'checkpoint' && m.step === result.steps)).toBe(true);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
   }, 120_000);
 
   describe('as configured in examples/command-trainers.yaml', () => {
