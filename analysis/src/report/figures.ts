@@ -76,7 +76,7 @@ function positional(axis: FigureAxis, field: string, domain: [number, number] | 
   };
 }
 
-interface Rect {
+export interface Rect {
   x: number;
   x2: number;
   y: number;
@@ -136,13 +136,28 @@ function backgroundRects(
     ),
     domains.y,
   );
-  return points.flatMap((p) => {
+  const rects = points.flatMap((p) => {
     const ex = xe.get(p.cx);
     const ey = ye.get(p.cy);
     if (!ex || !ey) return [];
-    const color = fadeToWhite(PHASE_COLORS[p.phase], p.alpha);
+    // Shading in steps of 1/12 is finer than the eye needs and lets equal neighbours merge.
+    const color = fadeToWhite(PHASE_COLORS[p.phase], Math.round(p.alpha * 12) / 12);
     return [{ x: ex.lo, x2: ex.hi, y: ey.lo, y2: ey.hi, phase: p.phase, color }];
   });
+  return mergeRuns(rects);
+}
+
+/** Join horizontally adjacent rectangles of one row and colour (keeps SVGs of fine maps small). */
+export function mergeRuns(rects: readonly Rect[]): Rect[] {
+  const sorted = [...rects].sort((a, b) => a.y - b.y || a.x - b.x);
+  const out: Rect[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && last.y === r.y && last.y2 === r.y2 && last.color === r.color && last.x2 === r.x) {
+      last.x2 = r.x2;
+    } else out.push({ ...r });
+  }
+  return out;
 }
 
 /** Widen the first and last interval to the plot's domain. */
@@ -201,7 +216,7 @@ export function phaseDiagramSpec(fig: PhaseFigure): VegaLiteSpec {
     const layers: VegaLiteSpec[] = [
       {
         data: { values: backgroundRects(panel, fig.x, fig.y, domains) },
-        mark: { type: 'rect', strokeWidth: 0.6 },
+        mark: { type: 'rect', strokeWidth: 0.6, aria: false },
         encoding: {
           x,
           x2: { field: 'x2' },
@@ -217,7 +232,7 @@ export function phaseDiagramSpec(fig: PhaseFigure): VegaLiteSpec {
       const at = { x: domains.x[0], y: domains.y[0] };
       layers.push({
         data: { values: CELL_PHASES.map((phase) => ({ ...at, phase })) },
-        mark: { type: 'point', filled: true, opacity: 0 },
+        mark: { type: 'point', filled: true, opacity: 0, aria: false },
         encoding: {
           x,
           y,

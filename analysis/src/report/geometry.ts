@@ -20,10 +20,15 @@ export function cellEdges(centres: Iterable<number>, log: boolean): Map<number, 
   const inv = log ? (v: number) => 10 ** v : (v: number) => v;
   const t = sorted.map(fwd);
   const lone = log ? 0.5 : Math.max(Math.abs(t[0]!) * 0.1, 0.5);
+  // Boundaries half-way between neighbours, shared by both so adjacent cells meet exactly.
+  const mids = t.slice(1).map((v, i) => inv((t[i]! + v) / 2));
+  const firstHalf = t.length > 1 ? (t[1]! - t[0]!) / 2 : lone;
+  const lastHalf = t.length > 1 ? (t[t.length - 1]! - t[t.length - 2]!) / 2 : lone;
   sorted.forEach((v, i) => {
-    const left = i > 0 ? (t[i]! - t[i - 1]!) / 2 : i + 1 < t.length ? (t[i + 1]! - t[i]!) / 2 : lone;
-    const right = i + 1 < t.length ? (t[i + 1]! - t[i]!) / 2 : i > 0 ? (t[i]! - t[i - 1]!) / 2 : lone;
-    out.set(v, { lo: inv(t[i]! - left), hi: inv(t[i]! + right) });
+    out.set(v, {
+      lo: i > 0 ? mids[i - 1]! : inv(t[0]! - firstHalf),
+      hi: i < mids.length ? mids[i]! : inv(t[t.length - 1]! + lastHalf),
+    });
   });
   return out;
 }

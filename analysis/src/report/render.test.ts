@@ -1,6 +1,6 @@
 import { Resvg } from '@resvg/resvg-js';
 import { describe, expect, it } from 'vitest';
-import { fadeToWhite } from './figures.js';
+import { fadeToWhite, mergeRuns } from './figures.js';
 import { cellEdges } from './geometry.js';
 import { bundledFontFiles, renderSvg, svgToPng } from './render.js';
 import { FONT_FAMILY } from './style.js';
@@ -62,5 +62,28 @@ describe('figure geometry', () => {
     expect(fadeToWhite('#0072B2', 1)).toBe('#0072b2');
     expect(fadeToWhite('#0072B2', 0)).toBe('#ffffff');
     expect(fadeToWhite('#000000', 0.5)).toBe('#808080');
+  });
+
+  it('merges horizontally adjacent rectangles of one colour and row only', () => {
+    const r = (x: number, x2: number, y: number, color: string) => ({
+      x,
+      x2,
+      y,
+      y2: y + 1,
+      phase: 'grokking' as const,
+      color,
+    });
+    const merged = mergeRuns([
+      r(1, 2, 0, '#a'),
+      r(0, 1, 0, '#a'),
+      r(2, 3, 0, '#b'),
+      r(3, 4, 0, '#b'),
+      r(0, 1, 1, '#a'),
+    ]);
+    expect(merged.map((m) => [m.x, m.x2, m.y, m.color])).toEqual([
+      [0, 2, 0, '#a'],
+      [2, 4, 0, '#b'],
+      [0, 1, 1, '#a'],
+    ]);
   });
 });
