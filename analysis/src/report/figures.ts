@@ -120,7 +120,7 @@ function backgroundRects(
         const cx = c.params[x.name];
         const cy = c.params[y.name];
         if (c.phase === null || typeof cx !== 'number' || typeof cy !== 'number') return [];
-        return [{ cx, cy, phase: c.phase, alpha: 0.2 + 0.75 * (c.agreement ?? 0) }];
+        return [{ cx, cy, phase: c.phase, alpha: 0.25 + 0.75 * (c.agreement ?? 0) }];
       });
   const xe = stretch(
     cellEdges(
