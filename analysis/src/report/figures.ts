@@ -309,6 +309,8 @@ export function delayHeatmapSpec(opts: {
   const xe = cellEdges(numbers(all, opts.x.name), opts.x.log);
   const ye = cellEdges(numbers(all, opts.y.name), opts.y.log);
   const domains = { x: axisDomain(xe), y: axisDomain(ye) };
+  const places = new Set(all.map((c) => `${c.params[opts.x.name]}|${c.params[opts.y.name]}`));
+  const gridLike = places.size >= 0.5 * xe.size * ye.size;
   // Numbers on the dark (low) end of viridis are printed in white.
   const ratios = all.flatMap((c) =>
     c.medianRatio !== null && c.medianRatio > 0 ? [Math.log10(c.medianRatio)] : [],
@@ -336,22 +338,35 @@ export function delayHeatmapSpec(opts: {
     });
     const withR = rows.filter((r) => r.logR !== null);
     const withoutR = rows.filter((r) => r.logR === null);
-    const x = positional(opts.x, 'x', domains.x, true);
-    const y = positional(opts.y, 'y', domains.y, false);
+    // A grid tiles the plane; scattered samples (random, bayes, adaptive) are drawn as squares.
+    const place = gridLike
+      ? {
+          mark: { type: 'rect', stroke: '#ffffff', strokeWidth: 0.5 },
+          encoding: {
+            x: positional(opts.x, 'x', domains.x, true),
+            x2: { field: 'x2' },
+            y: positional(opts.y, 'y', domains.y, false),
+            y2: { field: 'y2' },
+          },
+        }
+      : {
+          mark: { type: 'square', size: 70, stroke: '#ffffff', strokeWidth: 0.5, opacity: 1 },
+          encoding: {
+            x: positional(opts.x, 'cx', domains.x, true),
+            y: positional(opts.y, 'cy', domains.y, false),
+          },
+        };
     const layers: VegaLiteSpec[] = [
       {
         data: { values: withoutR },
-        mark: { type: 'rect', fill: '#eeeeee', stroke: '#ffffff', strokeWidth: 0.5 },
-        encoding: { x, x2: { field: 'x2' }, y, y2: { field: 'y2' } },
+        mark: { ...place.mark, fill: '#e4e4e4' },
+        encoding: place.encoding,
       },
       {
         data: { values: withR },
-        mark: { type: 'rect', stroke: '#ffffff', strokeWidth: 0.5 },
+        mark: place.mark,
         encoding: {
-          x,
-          x2: { field: 'x2' },
-          y,
-          y2: { field: 'y2' },
+          ...place.encoding,
           fill: {
             field: 'logR',
             type: 'quantitative',
@@ -361,7 +376,7 @@ export function delayHeatmapSpec(opts: {
         },
       },
     ];
-    if (rows.length <= 150) {
+    if (gridLike && rows.length <= 150) {
       layers.push({
         data: { values: rows },
         mark: { type: 'text', fontSize: 8 },
