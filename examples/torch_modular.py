@@ -160,15 +160,16 @@ class PackedModular:
 
     @torch.no_grad()
     def evaluate(self):
-        """Per-trial metrics as Python lists: train/val accuracy and loss, weight norm."""
+        """Per-trial metrics (computed in float64) as five Python lists: train/val accuracy and loss, weight norm."""
         logits = self.logits()
         ce = torch.nn.functional.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), self.y_packed, reduction="none"
         ).reshape(self.k, -1)
-        correct = (logits.argmax(dim=2) == self.y[None, :]).to(self.dtype)
-        tm = self.train_mask.to(self.dtype)
+        correct = (logits.argmax(dim=2) == self.y[None, :]).double()
+        ce = ce.double()
+        tm = self.train_mask.double()
         vm = 1 - tm
-        n_tr, n_va = self.n_train.to(self.dtype), self.n_val.to(self.dtype)
+        n_tr, n_va = self.n_train.double(), self.n_val.double()
         norm_sq = sum(w.detach().double().pow(2).flatten(1).sum(dim=1) for w in self.params.values())
         out = torch.stack(
             [
@@ -176,10 +177,10 @@ class PackedModular:
                 (correct * vm).sum(1) / n_va,
                 (ce * tm).sum(1) / n_tr,
                 (ce * vm).sum(1) / n_va,
-                norm_sq.sqrt().to(self.dtype),
+                norm_sq.sqrt(),
             ]
         )
-        return [[float(x) for x in row] for row in out.double().cpu().tolist()]
+        return out.cpu().tolist()
 
     def state_of(self, i):
         """Trial i's weights and optimizer state as numpy arrays (for its checkpoint)."""

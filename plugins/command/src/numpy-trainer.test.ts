@@ -1,8 +1,7 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import {
   createTestContext,
   expectConformance,
@@ -14,28 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { createCommandTrainer } from './command-trainer.js';
 import { commandTrainerConfigs, loadCommandTrainers } from './config.js';
+import { projectPython, repoRoot, runPythonTests } from './test-python.js';
 
 // These tests run examples/numpy_modular.py for real, with the venv that
 // scripts/ensure-python.sh creates. Without numpy they are skipped on a
 // developer machine and fail loudly in CI (CI set), never pass silently.
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const script = join(root, 'examples/numpy_modular.py');
-
-function findPython(): { python?: string; problem?: string } {
-  try {
-    const out = execFileSync(join(root, 'plugins/command/scripts/ensure-python.sh'), {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    return { python: out.trim().split('\n').pop()! };
-  } catch (err) {
-    return {
-      problem: `cannot provide python with numpy (plugins/command/scripts/ensure-python.sh): ${(err as Error).message}`,
-    };
-  }
-}
-const { python, problem } = findPython();
-const runHere = python !== undefined || process.env.CI !== undefined;
+const script = join(repoRoot, 'examples/numpy_modular.py');
+const { python, problem } = projectPython();
+const runHere = runPythonTests(python);
 
 const params = {
   p: 23,
@@ -188,8 +173,8 @@ describe.runIf(runHere)('numpy_modular.py through the command trainer', () => {
   describe('as configured in examples/command-trainers.yaml', () => {
     async function exampleTrainer() {
       if (!python) throw new Error(problem);
-      const doc = parseYaml(await readFile(join(root, 'examples/command-trainers.yaml'), 'utf8'));
-      const config = commandTrainerConfigs(doc, join(root, 'examples')).find(
+      const doc = parseYaml(await readFile(join(repoRoot, 'examples/command-trainers.yaml'), 'utf8'));
+      const config = commandTrainerConfigs(doc, join(repoRoot, 'examples')).find(
         (c) => c.name === 'numpy-modular',
       )!;
       // The example points at the default venv; use the one ensure-python.sh actually gave us.

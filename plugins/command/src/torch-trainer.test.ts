@@ -1,49 +1,55 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createTestContext } from '@grokmap/plugin-sdk';
+import { join } from 'node:path';
+import { createTestContext, type TrialOutcome } from '@grokmap/plugin-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCommandTrainer } from './command-trainer.js';
 import { parseLine } from './protocol.js';
+import { canImport, projectPython, repoRoot, runPythonTests } from './test-python.js';
 
-// examples/torch_modular.py and bench/gpu/pack_bench.py need PyTorch, which
-// is optional (GPU machines have it; this project's CI machines do not), so
-// these tests run only where `import torch` works in the project's python.
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const torchScript = join(root, 'examples/torch_modular.py');
-const numpyScript = join(root, 'examples/numpy_modular.py');
-
-function pythonWithTorch(): string | undefined {
-  try {
-    const python = execFileSync(join(root, 'plugins/command/scripts/ensure-python.sh'), {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-      .trim()
-      .split('\n')
-      .pop()!;
-    return spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0 ? python : undefined;
-  } catch {
-    return undefined;
-  }
-}
-const python = pythonWithTorch();
+// examples/torch_modular.py and bench/gpu/pack_bench.py need PyTorch. Where
+// the project's python has it (GPU machines) these tests use it; elsewhere
+// (CI) they run the same scripts on test/fake-torch, a numpy stand-in for the
+// few torch calls they make: that checks the scripts' own logic (packing,
+// AdamW, checkpoints, the protocol, the benchmark's report), not PyTorch.
+const torchScript = join(repoRoot, 'examples/torch_modular.py');
+const numpyScript = join(repoRoot, 'examples/numpy_modular.py');
+const { python, problem } = projectPython();
+const realTorch = python !== undefined && canImport(python, 'torch');
+const pythonEnv: Record<string, string> = realTorch
+  ? {}
+  : { PYTHONPATH: join(repoRoot, 'plugins/command/test/fake-torch') };
+const which = realTorch ? 'PyTorch' : 'numpy stand-in for torch';
 
 const params = {
-  p: 23,
-  embed_dim: 32,
-  model_size: 64,
-  lr: 0.003,
+  p: 11,
+  embed_dim: 8,
+  model_size: 16,
+  lr: 0.01,
   data_fraction: 0.6,
-  max_steps: 200,
-  eval_every: 50,
-  checkpoint_every: 100,
+  max_steps: 120,
+  eval_every: 20,
+  checkpoint_every: 50,
   seed: 3,
 };
 
-describe.skipIf(python === undefined)('torch_modular.py (needs PyTorch)', () => {
+function trainer(script: string) {
+  if (!python) throw new Error(problem);
+  return createCommandTrainer({
+    name: 'modular',
+    program: python,
+    args: [script],
+    env: { ...pythonEnv, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' },
+  });
+}
+
+function close(a: TrialOutcome['final'], b: { trainAcc: number; valAcc: number }) {
+  expect(Math.abs(a.trainAcc - b.trainAcc)).toBeLessThanOrEqual(0.05);
+  expect(Math.abs(a.valAcc - b.valAcc)).toBeLessThanOrEqual(0.05);
+}
+
+describe.runIf(runPythonTests(python))(`torch_modular.py (${which})`, () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'grokmap-torch-'));
@@ -52,34 +58,40 @@ describe.skipIf(python === undefined)('torch_modular.py (needs PyTorch)', () => 
     await rm(dir, { recursive: true, force: true });
   });
 
-  const trainer = (script: string) =>
-    createCommandTrainer({
-      name: 'modular',
-      program: python!,
-      args: [script],
-      env: { OMP_NUM_THREADS: '1' },
-    });
-
-  it('trains the numpy example’s model: same split and init, nearly the same run', async () => {
-    const torchCtx = createTestContext();
-    const viaTorch = await trainer(torchScript).train(params, torchCtx);
+  it('trains the numpy example’s model from the same split and initial weights', async () => {
+    const ctx = createTestContext();
+    const viaTorch = await trainer(torchScript).train(params, ctx);
     const viaNumpy = await trainer(numpyScript).train(params, createTestContext());
     expect(viaTorch.status, viaTorch.reason).toBe('completed');
     expect(viaTorch.backend).toMatch(/^torch-/);
     expect(viaTorch.extra?.n_train).toBe(viaNumpy.extra?.n_train);
     expect(viaTorch.curves.map((c) => c.step)).toEqual(viaNumpy.curves.map((c) => c.step));
-    expect(Math.abs(viaTorch.final.trainAcc - viaNumpy.final.trainAcc)).toBeLessThanOrEqual(0.02);
-    expect(Math.abs(viaTorch.final.valAcc - viaNumpy.final.valAcc)).toBeLessThanOrEqual(0.02);
-    expect(torchCtx.saved.map((c) => c.step)).toEqual([100]);
+    // Step 0 is the initial model: the same weights give the same predictions.
+    expect(viaTorch.curves[0]!.trainAcc).toBeCloseTo(viaNumpy.curves[0]!.trainAcc, 6);
+    close(viaTorch.final, viaNumpy.final);
+    expect(ctx.saved.map((c) => c.step)).toEqual([50, 100]);
+  }, 120_000);
+
+  it('resumes from its checkpoint to the end an uninterrupted run reaches', async () => {
+    const full = createTestContext();
+    const uninterrupted = await trainer(torchScript).train(params, full);
+    const checkpoint = full.saved[0]!;
+    const ctx = createTestContext({ attempt: 2, initialCheckpoint: checkpoint });
+    const resumed = await trainer(torchScript).train(params, ctx);
+    expect(resumed.status, resumed.reason).toBe('completed');
+    expect(ctx.reports[0]!.step).toBeGreaterThan(checkpoint.step);
+    expect(resumed.firstStepAtThreshold).toEqual(uninterrupted.firstStepAtThreshold);
+    close(resumed.final, uninterrupted.final);
+    expect(resumed.curves.map((c) => c.step)).toEqual(uninterrupted.curves.map((c) => c.step));
   }, 120_000);
 
   it('packs trials: one process, per-trial lines, each trial as if trained alone', async () => {
     const checkpointDir = join(dir, 'pack-ckpt');
     await mkdir(checkpointDir);
     const variants = [
-      { trial_id: 'a', params: { ...params, weight_decay: 0.1 } },
-      { trial_id: 'b', params: { ...params, weight_decay: 1, seed: 4 } },
-      { trial_id: 'c', params: { ...params, data_fraction: 0.3 } },
+      { trial_id: 'sweep/a', params: { ...params, weight_decay: 0.1 } },
+      { trial_id: 'sweep/b', params: { ...params, weight_decay: 1, seed: 4 } },
+      { trial_id: 'sweep/c', params: { ...params, data_fraction: 0.3, lr: 0.003 } },
     ];
     const paramsFile = join(dir, 'pack.json');
     await writeFile(
@@ -99,6 +111,7 @@ describe.skipIf(python === undefined)('torch_modular.py (needs PyTorch)', () => 
     const run = spawnSync(python!, [torchScript], {
       env: {
         ...process.env,
+        ...pythonEnv,
         GROKMAP_PROTOCOL: '1',
         GROKMAP_PARAMS_FILE: paramsFile,
         CUDA_VISIBLE_DEVICES: '',
@@ -114,28 +127,31 @@ describe.skipIf(python === undefined)('torch_modular.py (needs PyTorch)', () => 
         if (!parsed.ok) throw new Error(parsed.error);
         return parsed.message;
       });
+    expect(messages.filter((m) => m.type !== 'log').every((m) => m.trial_id !== undefined)).toBe(true);
     for (const v of variants) {
       const mine = messages.filter((m) => m.trial_id === v.trial_id);
-      expect(mine.filter((m) => m.type === 'checkpoint').map((m) => m.step)).toEqual([100]);
+      expect(mine.filter((m) => m.type === 'checkpoint').map((m) => m.step)).toEqual([50, 100]);
       const result = mine.find((m) => m.type === 'result');
-      expect(result).toMatchObject({ status: 'completed', steps: 200, extra: { pack_size: 3 } });
-      const alone = await trainer(torchScript).train(v.params, createTestContext());
-      if (result?.type !== 'result') throw new Error('no result');
-      expect(Math.abs(result.final!.train_acc - alone.final.trainAcc)).toBeLessThanOrEqual(0.02);
-      expect(Math.abs(result.final!.val_acc - alone.final.valAcc)).toBeLessThanOrEqual(0.02);
+      if (result?.type !== 'result') throw new Error(`no result for ${v.trial_id}`);
+      expect(result).toMatchObject({ status: 'completed', steps: params.max_steps, extra: { pack_size: 3 } });
+      const alone = await trainer(numpyScript).train(v.params, createTestContext());
+      expect(result.first_step_at_threshold).toEqual(alone.firstStepAtThreshold);
+      close({ trainAcc: result.final!.train_acc, valAcc: result.final!.val_acc }, alone.final);
     }
   }, 180_000);
 
   it('runs the GPU pack benchmark in its CPU smoke mode', async () => {
     const out = join(dir, 'bench-out');
-    const run = spawnSync(python!, [join(root, 'bench/gpu/pack_bench.py'), '--smoke'], {
-      env: { ...process.env, OUT: out },
+    const run = spawnSync(python!, [join(repoRoot, 'bench/gpu/pack_bench.py'), '--smoke'], {
+      env: { ...process.env, ...pythonEnv, OUT: out },
       encoding: 'utf8',
     });
     expect(run.status, run.stderr).toBe(0);
     const report = JSON.parse(await readFile(join(out, 'pack_bench.json'), 'utf8'));
     expect(report.throughput.map((t: { pack: number }) => t.pack)).toEqual([1, 2, 4]);
+    expect(report.throughput.every((t: { steps_per_s: number }) => t.steps_per_s > 0)).toBe(true);
     expect(report.phase_diagram.trials).toBe(2 * 2 * 2);
-    expect(await readFile(join(out, 'pack_bench.md'), 'utf8')).toContain('speed-up');
+    expect(report.phase_diagram.runs).toHaveLength(2 * 2 * 2);
+    expect(await readFile(join(out, 'pack_bench.md'), 'utf8')).toContain('speed-up vs 1 trial');
   }, 180_000);
 });
