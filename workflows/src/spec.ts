@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { adaptiveOptionsSchema } from './adaptive-options.js';
+
+export * from './adaptive-options.js';
 
 /**
  * The sweep spec: what a user writes in YAML or JSON. Close to W&B sweeps
@@ -126,8 +129,8 @@ export const sweepSpecSchema = z
           .default(24 * 3600),
       })
       .default({ max_attempts: 3, heartbeat_timeout_s: 30, trial_timeout_s: 24 * 3600 }),
-    /** Method-specific settings; validated by the method that uses them. */
-    adaptive: z.record(z.string(), z.unknown()).optional(),
+    /** Settings of `method: adaptive` (see adaptive-options.ts). */
+    adaptive: adaptiveOptionsSchema.optional(),
     regression: z
       .strictObject({
         max_changed_cells: z.number().min(0).max(1).default(0.1),

@@ -1,0 +1,163 @@
+import { streamFor, sweepSpecSchema } from '@grokmap/workflows';
+import { describe, expect, it } from 'vitest';
+import { groundTruthPhase } from '../../../plugins/synthetic/src/index.js';
+import type { Phase } from '../types.js';
+import { changedShare, straddle } from './adaptive.js';
+import { initialSamplerState, observeTrials, proposeTrials } from './suggest.js';
+import type { SamplerState } from './types.js';
+
+const WD = [0.003, 30] as const;
+const F = [0.1, 0.9] as const;
+
+/** The synthetic trainer's noise-free phase at model size 128: all four phases over this range. */
+function truth(wd: number, f: number): Phase {
+  return groundTruthPhase({ weight_decay: wd, data_fraction: f, model_size: 128 });
+}
+
+function fromUnit(u: number, v: number): [number, number] {
+  return [10 ** (Math.log10(WD[0]) + u * (Math.log10(WD[1]) - Math.log10(WD[0]))), F[0] + v * (F[1] - F[0])];
+}
+
+function toUnit(wd: number, f: number): [number, number] {
+  return [
+    (Math.log10(wd) - Math.log10(WD[0])) / (Math.log10(WD[1]) - Math.log10(WD[0])),
+    (f - F[0]) / (F[1] - F[0]),
+  ];
+}
+
+/** Whether a boundary (between `pair`, or any two phases) passes within `radius` (normalised units) of a point. */
+function nearBoundary(wd: number, f: number, radius: number, pair?: [Phase, Phase]): boolean {
+  const [u, v] = toUnit(wd, f);
+  const here = truth(wd, f);
+  for (let k = 0; k < 16; k++) {
+    const a = (2 * Math.PI * k) / 16;
+    for (const r of [radius / 2, radius]) {
+      const there = truth(
+        ...fromUnit(
+          Math.min(1, Math.max(0, u + r * Math.cos(a))),
+          Math.min(1, Math.max(0, v + r * Math.sin(a))),
+        ),
+      );
+      if (there !== here && (!pair || (pair.includes(here) && pair.includes(there)))) return true;
+    }
+  }
+  return false;
+}
+
+function specFor(seed: number, adaptive: Record<string, unknown> = {}, trials = 60) {
+  return sweepSpecSchema.parse({
+    name: 'test-adaptive',
+    trainer: 'synthetic',
+    method: 'adaptive',
+    seed,
+    budget: { trials, parallel: 4 },
+    parameters: {
+      weight_decay: { distribution: 'log_uniform_values', min: WD[0], max: WD[1] },
+      data_fraction: { min: F[0], max: F[1] },
+      seed: { values: [0, 1] },
+    },
+    fixed: { model_size: 128 },
+    adaptive: { batch: 4, initial: 12, ...adaptive },
+  });
+}
+
+function runAdaptive(spec: ReturnType<typeof specFor>): { state: SamplerState; exhausted: boolean } {
+  let state = initialSamplerState(spec);
+  for (;;) {
+    const p = proposeTrials(spec, 's', state, 4);
+    state = observeTrials(
+      p.state,
+      p.trials.map((t) => ({
+        index: t.index,
+        status: 'completed' as const,
+        metric: null,
+        phase: truth(Number(t.params.weight_decay), Number(t.params.data_fraction)),
+      })),
+    );
+    if (p.exhausted || p.trials.length === 0) return { state, exhausted: p.exhausted };
+  }
+}
+
+function shareNear(points: [number, number][], pair?: [Phase, Phase]): number {
+  return points.filter(([wd, f]) => nearBoundary(wd, f, 0.05, pair)).length / points.length;
+}
+
+function randomPoints(seed: number, n: number): [number, number][] {
+  return Array.from({ length: n }, (_, i) => {
+    const rand = streamFor(seed, i, 'test-random');
+    return fromUnit(rand(), rand());
+  });
+}
+
+describe('adaptive sampler', () => {
+  it('concentrates its trials after the initial design near the true phase boundaries', () => {
+    for (const seed of [0, 1, 2]) {
+      const { state } = runAdaptive(specFor(seed, { stop_when: { max_change: 0 } }));
+      const adaptive = state.observations
+        .filter((o) => o.index >= 12)
+        .map((o): [number, number] => [Number(o.point.weight_decay), Number(o.point.data_fraction)]);
+      expect(adaptive.length).toBe(48);
+      const random = shareNear(randomPoints(seed, 400));
+      expect(shareNear(adaptive)).toBeGreaterThan(2 * random);
+    }
+  });
+
+  it('with a boundary target, samples that boundary more than the others', () => {
+    const pair: [Phase, Phase] = ['memorization', 'grokking'];
+    const spec = specFor(3, { target: { boundary: pair }, stop_when: { max_change: 0 } });
+    const { state } = runAdaptive(spec);
+    const points = state.observations
+      .filter((o) => o.index >= 12)
+      .map((o): [number, number] => [Number(o.point.weight_decay), Number(o.point.data_fraction)]);
+    const targeted = shareNear(points, pair);
+    const everywhere = shareNear(randomPoints(3, 400), pair);
+    expect(targeted).toBeGreaterThan(3 * everywhere);
+    const other = runAdaptive(specFor(3, { stop_when: { max_change: 0 } }))
+      .state.observations.filter((o) => o.index >= 12)
+      .map((o): [number, number] => [Number(o.point.weight_decay), Number(o.point.data_fraction)]);
+    expect(targeted).toBeGreaterThan(shareNear(other, pair));
+  });
+
+  it('stops once the map stops changing, before the budget', () => {
+    const spec = specFor(4, { stop_when: { max_change: 0.05, patience: 2 } }, 400);
+    const { state, exhausted } = runAdaptive(spec);
+    expect(exhausted).toBe(true);
+    expect(state.converged).toBe(true);
+    expect(state.nextIndex).toBeLessThan(400);
+    expect(state.lastMap!.settled).toBe(2);
+    expect(state.lastMap!.change).toBeLessThanOrEqual(0.05);
+    // And it proposes nothing more.
+    expect(proposeTrials(spec, 's', state, 4).trials).toEqual([]);
+  });
+
+  it('keeps at most a batch pending once the design is out', () => {
+    const spec = specFor(5);
+    let state = initialSamplerState(spec);
+    const first = proposeTrials(spec, 's', state, 20);
+    expect(first.trials).toHaveLength(12);
+    state = observeTrials(
+      first.state,
+      first.trials.map((t) => ({
+        index: t.index,
+        status: 'completed' as const,
+        metric: null,
+        phase: truth(Number(t.params.weight_decay), Number(t.params.data_fraction)),
+      })),
+    );
+    const second = proposeTrials(spec, 's', state, 20);
+    expect(second.trials).toHaveLength(4);
+    expect(proposeTrials(spec, 's', second.state, 20).trials).toHaveLength(0);
+  });
+
+  it('straddle prefers uncertain places where two phases are equally likely', () => {
+    expect(straddle([0.5, 0.5, 0, 0], 0.1, 'phase')).toBeGreaterThan(
+      straddle([0.9, 0.1, 0, 0], 0.1, 'phase'),
+    );
+    expect(straddle([0.9, 0.1, 0, 0], 0.8, 'phase')).toBeGreaterThan(
+      straddle([0.9, 0.1, 0, 0], 0.1, 'phase'),
+    );
+    const target = { boundary: ['grokking', 'memorization'] as [Phase, Phase] };
+    expect(straddle([0, 0.5, 0.5, 0], 0.1, target)).toBeGreaterThan(straddle([0.5, 0.5, 0, 0], 0.1, target));
+    expect(changedShare('cgmx', 'cgmm')).toBe(0.25);
+  });
+});

@@ -1,0 +1,104 @@
+import { randomPoint, sweepSpecSchema } from '@grokmap/workflows';
+import { describe, expect, it } from 'vitest';
+import { syntheticGroundTruth } from '../../../plugins/synthetic/src/index.js';
+import { expectedImprovement, fitHyperparameters, Gp, transformMetric } from './bayes.js';
+import { initialSamplerState, observeTrials, proposeTrials } from './suggest.js';
+
+const MAX_STEPS = 20000;
+
+/** The synthetic trainer's noise-free steps to generalize (max_steps when it never does: censored). */
+function stepsToGeneralize(params: Record<string, unknown>): number {
+  const truth = syntheticGroundTruth({
+    weight_decay: Number(params.weight_decay),
+    data_fraction: Number(params.data_fraction),
+    model_size: Number(params.model_size),
+    max_steps: MAX_STEPS,
+    eval_every: 1,
+  });
+  return truth.tVal ?? MAX_STEPS;
+}
+
+function specFor(method: 'bayes' | 'random', seed: number) {
+  return sweepSpecSchema.parse({
+    name: `bench-${method}`,
+    trainer: 'synthetic',
+    method,
+    seed,
+    metric: { name: 'steps_to_generalize', goal: 'minimize' },
+    budget: { trials: 30, parallel: 4 },
+    parameters: {
+      weight_decay: { distribution: 'log_uniform_values', min: 0.003, max: 30 },
+      data_fraction: { min: 0.1, max: 0.9 },
+      model_size: { values: [64, 128, 256, 512] },
+    },
+    fixed: { max_steps: MAX_STEPS, eval_every: 1 },
+  });
+}
+
+function bestOfBayes(seed: number): number {
+  const spec = specFor('bayes', seed);
+  let state = initialSamplerState(spec);
+  let best = Number.POSITIVE_INFINITY;
+  while (state.nextIndex < spec.budget.trials) {
+    const p = proposeTrials(spec, 's', state, 4);
+    const results = p.trials.map((t) => {
+      const metric = stepsToGeneralize(t.params);
+      best = Math.min(best, metric);
+      return { index: t.index, status: 'completed' as const, phase: null, metric };
+    });
+    state = observeTrials(p.state, results);
+  }
+  return best;
+}
+
+function bestOfRandom(seed: number): number {
+  const spec = specFor('random', seed);
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < spec.budget.trials; i++) best = Math.min(best, stepsToGeneralize(randomPoint(spec, i)));
+  return best;
+}
+
+describe('bayes', () => {
+  it('finds faster-generalizing runs than random search in 30 trials, across seeds', () => {
+    const seeds = [0, 1, 2, 3, 4, 5];
+    const bayes = seeds.map(bestOfBayes);
+    const random = seeds.map(bestOfRandom);
+    const meanLog = (xs: number[]) => xs.reduce((s, x) => s + Math.log(x), 0) / xs.length;
+    expect(meanLog(bayes)).toBeLessThan(meanLog(random));
+    // Better or equal on most seeds, not just on average.
+    expect(seeds.filter((_, i) => bayes[i]! <= random[i]!).length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('fits a long length scale to a dimension the target ignores', () => {
+    const x: number[][] = [];
+    for (let i = 0; i < 25; i++) x.push([((i * 7) % 25) / 24, ((i * 11) % 25) / 24]);
+    const y = transformMetric(
+      x.map(([a]) => Math.sin(6 * a!)),
+      'minimize',
+    );
+    const h = fitHyperparameters(x, y);
+    expect(h.lengthScales[1]!).toBeGreaterThan(3 * h.lengthScales[0]!);
+    const gp = new Gp(x, y, h.lengthScales, h.noise);
+    const { mean, sd } = gp.predict(x.slice(0, 5));
+    mean.forEach((m, i) => {
+      expect(m).toBeCloseTo(y[i]!, 1);
+    });
+    for (const s of sd) expect(s).toBeLessThan(0.2);
+    expect(gp.predict([[5, 0.5]]).sd[0]!).toBeGreaterThan(0.5);
+  });
+
+  it('transforms metrics: maximised ones negated, wide positive ones on a log scale, standardised', () => {
+    const t = transformMetric([10, 100, 1000], 'minimize');
+    expect(t[1]! - t[0]!).toBeCloseTo(t[2]! - t[1]!, 9);
+    const m = transformMetric([0.1, 0.5, 0.9], 'maximize');
+    expect(m[0]!).toBeGreaterThan(m[2]!);
+    expect(m.reduce((s, v) => s + v, 0)).toBeCloseTo(0, 9);
+  });
+
+  it('expected improvement rewards a lower mean and more uncertainty', () => {
+    expect(expectedImprovement(0, -1, 0)).toBe(1);
+    expect(expectedImprovement(0, 1, 0)).toBe(0);
+    expect(expectedImprovement(0, 0, 1)).toBeCloseTo(1 / Math.sqrt(2 * Math.PI), 6);
+    expect(expectedImprovement(0, 0.5, 1)).toBeGreaterThan(expectedImprovement(0, 0.5, 0.5));
+  });
+});

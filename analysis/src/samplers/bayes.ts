@@ -1,0 +1,360 @@
+import { type SweepSpec, streamFor } from '@grokmap/workflows';
+import { CholeskyDecomposition, Matrix } from 'ml-matrix';
+import {
+  distance2,
+  encodePoint,
+  latinHypercube,
+  pointAt,
+  type SearchSpace,
+  searchSpace,
+  snap,
+} from './space.js';
+import type { SamplerPoint, SamplerState } from './types.js';
+
+/**
+ * `method: bayes`: Gaussian-process Bayesian optimisation of the spec's metric.
+ *
+ * - Space: every searched parameter in [0, 1] (log10 first on log-scale
+ *   parameters; integers, q_uniform steps and categoricals snapped on decode;
+ *   categoricals of non-numbers by index; seeds cycled, see space.ts).
+ * - Design: the first max(5, 2·dims) trials are a Latin hypercube.
+ * - Target: the metric, negated for `goal: maximize`, log10 when every value
+ *   is positive and they span a factor ≥ 10 (step counts), standardised.
+ *   Failed trials (no metric) are skipped. Censored trials (the run hit
+ *   max_steps first, so the metric is a bound) count at the censoring value:
+ *   for a minimised step count that is the worst value seen, which steers
+ *   the search away from them as it should.
+ * - Model: GP with a Matérn 5/2 kernel, one length scale per dimension
+ *   (ARD), unit signal variance on the standardised target and a noise
+ *   variance; hyperparameters maximise the log marginal likelihood (with a
+ *   weak log-normal prior on length scales) by a grid over isotropic scales
+ *   and noise levels, then coordinate search per dimension from the best two.
+ * - Batch: q points by expected improvement with the Kriging believer
+ *   (each chosen point, and every pending trial, joins the GP at its
+ *   predicted mean), over a seeded random set of candidates plus local
+ *   perturbations of the best points; every point differs from all the
+ *   sweep's other points.
+ */
+
+export function initialDesignSize(dims: number): number {
+  return Math.max(5, 2 * dims);
+}
+
+const CANDIDATES = 1024;
+const LOCAL_CANDIDATES = 48;
+const LOCAL_CENTRES = 5;
+const ISO_SCALES = [0.08, 0.16, 0.32, 0.64, 1.28];
+const NOISES = [1e-4, 1e-2, 0.1];
+const SCALE_BOUNDS = [0.02, 20] as const;
+const NOISE_BOUNDS = [1e-6, 1] as const;
+const PRIOR_LOG_SCALE = Math.log(0.4);
+const PRIOR_LOG_SD = 1.5;
+const SAME_POINT = 1e-12;
+
+/** Coordinates for `n` new bayes trials; the caller assigns indices nextIndex, nextIndex + 1, … */
+export function proposeBayes(
+  spec: Pick<SweepSpec, 'parameters' | 'seed' | 'metric'>,
+  state: SamplerState,
+  n: number,
+): SamplerPoint[] {
+  const space = searchSpace(spec, { numericOnly: false });
+  const dims = space.dims.length;
+  const design = initialDesignSize(dims);
+  const taken = [...state.observations, ...state.pending].map((o) => encodePoint(space, o.point));
+  const points: SamplerPoint[] = [];
+  const usable = state.observations.filter((o) => o.metric !== null);
+  let gp: Gp | undefined;
+  for (let k = 0; k < n; k++) {
+    const index = state.nextIndex + k;
+    let u: number[];
+    if (dims === 0) {
+      u = [];
+    } else if (index < design || usable.length < 2) {
+      u = designPoint(space, spec.seed, index, design, taken);
+    } else {
+      gp ??= believerGp(space, spec, state, usable);
+      u = bestCandidate(space, gp, spec.seed, index, taken);
+      gp = gp.with(u, gp.predict([u]).mean[0]!);
+    }
+    taken.push(u);
+    points.push(pointAt(space, u, index, spec.seed));
+  }
+  return points;
+}
+
+/** Trial `index` of the Latin hypercube (or a fresh random point past it, or if it repeats a point). */
+function designPoint(
+  space: SearchSpace,
+  seed: number,
+  index: number,
+  size: number,
+  taken: number[][],
+): number[] {
+  const dims = space.dims.length;
+  if (index < size) {
+    const u = snap(space, latinHypercube(size, dims, streamFor(seed, 0, 'bayes-design'))[index]!);
+    if (!taken.some((t) => distance2(t, u) < SAME_POINT)) return u;
+  }
+  const rand = streamFor(seed, index, 'bayes-random');
+  let u = snap(
+    space,
+    space.dims.map(() => rand()),
+  );
+  for (let tries = 0; tries < 100 && taken.some((t) => distance2(t, u) < SAME_POINT); tries++) {
+    u = snap(
+      space,
+      space.dims.map(() => rand()),
+    );
+  }
+  return u;
+}
+
+/** The GP on observed metrics, with pending trials added at their predicted means. */
+function believerGp(
+  space: SearchSpace,
+  spec: Pick<SweepSpec, 'metric'>,
+  state: SamplerState,
+  usable: SamplerState['observations'],
+): Gp {
+  const x = usable.map((o) => encodePoint(space, o.point));
+  const y = transformMetric(
+    usable.map((o) => o.metric!),
+    spec.metric?.goal ?? 'minimize',
+  );
+  const hyper = fitHyperparameters(x, y);
+  let gp = new Gp(x, y, hyper.lengthScales, hyper.noise);
+  for (const p of state.pending) {
+    const u = encodePoint(space, p.point);
+    gp = gp.with(u, gp.predict([u]).mean[0]!);
+  }
+  return gp;
+}
+
+/** Metric values as the GP models them: minimised, log10 for wide positive ranges, standardised. */
+export function transformMetric(values: readonly number[], goal: 'minimize' | 'maximize'): number[] {
+  const positive = values.every((v) => v > 0);
+  const wide = positive && Math.max(...values) / Math.min(...values) >= 10;
+  const warped = values.map((v) => (goal === 'maximize' ? -1 : 1) * (wide ? Math.log10(v) : v));
+  const mean = warped.reduce((s, v) => s + v, 0) / warped.length;
+  const sd = Math.sqrt(warped.reduce((s, v) => s + (v - mean) ** 2, 0) / warped.length);
+  return warped.map((v) => (v - mean) / (sd > 1e-12 ? sd : 1));
+}
+
+/** The candidate with the largest expected improvement over the best (believed) value, not yet taken. */
+function bestCandidate(space: SearchSpace, gp: Gp, seed: number, index: number, taken: number[][]): number[] {
+  const rand = streamFor(seed, index, 'bayes-candidates');
+  const dims = space.dims.length;
+  const candidates: number[][] = [];
+  for (let i = 0; i < CANDIDATES; i++) candidates.push(space.dims.map(() => rand()));
+  const order = gp.y.map((_, i) => i).sort((a, b) => gp.y[a]! - gp.y[b]! || a - b);
+  for (const i of order.slice(0, LOCAL_CENTRES)) {
+    for (let j = 0; j < LOCAL_CANDIDATES; j++) {
+      const width = j % 2 === 0 ? 0.03 : 0.12;
+      candidates.push(gp.x[i]!.map((v) => v + width * gaussian(rand)));
+    }
+  }
+  const fresh = candidates
+    .map((c) => snap(space, c))
+    .filter((c) => !taken.some((t) => distance2(t, c) < SAME_POINT));
+  if (fresh.length === 0) return designPoint(space, seed, index, 0, taken);
+  const best = Math.min(...gp.y);
+  const { mean, sd } = gp.predict(fresh);
+  let top = 0;
+  let topValue = Number.NEGATIVE_INFINITY;
+  fresh.forEach((_, i) => {
+    const ei = expectedImprovement(best, mean[i]!, sd[i]!);
+    if (ei > topValue) {
+      topValue = ei;
+      top = i;
+    }
+  });
+  return dims > 0 ? fresh[top]! : [];
+}
+
+export function expectedImprovement(best: number, mean: number, sd: number): number {
+  if (sd < 1e-12) return Math.max(0, best - mean);
+  const z = (best - mean) / sd;
+  return (best - mean) * normalCdf(z) + sd * Math.exp(-0.5 * z * z) * INV_SQRT_2PI;
+}
+
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+export function normalCdf(z: number): number {
+  return 0.5 * (1 + erf(z / Math.SQRT2));
+}
+
+/** Abramowitz and Stegun 7.1.26 (|error| < 1.5e-7). */
+function erf(x: number): number {
+  const t = 1 / (1 + 0.3275911 * Math.abs(x));
+  const poly =
+    t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  const r = 1 - poly * Math.exp(-x * x);
+  return x >= 0 ? r : -r;
+}
+
+function gaussian(rand: () => number): number {
+  const u = Math.max(rand(), 1e-12);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+}
+
+export function matern52(
+  a: readonly number[],
+  b: readonly number[],
+  lengthScales: readonly number[],
+): number {
+  let s = 0;
+  for (let d = 0; d < a.length; d++) s += ((a[d]! - b[d]!) / lengthScales[d]!) ** 2;
+  const r = Math.sqrt(5 * s);
+  return (1 + r + (r * r) / 3) * Math.exp(-r);
+}
+
+export interface Hyperparameters {
+  lengthScales: number[];
+  noise: number;
+  logLikelihood: number;
+}
+
+/** Maximise the (penalised) log marginal likelihood: isotropic grid, then per-dimension coordinate search. */
+export function fitHyperparameters(x: readonly number[][], y: readonly number[]): Hyperparameters {
+  const dims = x[0]?.length ?? 0;
+  const score = (lengthScales: number[], noise: number): Hyperparameters => ({
+    lengthScales,
+    noise,
+    logLikelihood: logMarginalLikelihood(x, y, lengthScales, noise) + logPrior(lengthScales),
+  });
+  const grid: Hyperparameters[] = [];
+  for (const ell of ISO_SCALES) for (const noise of NOISES) grid.push(score(Array(dims).fill(ell), noise));
+  grid.sort((a, b) => b.logLikelihood - a.logLikelihood);
+  let best = grid[0]!;
+  for (const start of grid.slice(0, 2)) {
+    let current = start;
+    for (let pass = 0; pass < 3; pass++) {
+      const before = current.logLikelihood;
+      for (let d = 0; d <= dims; d++) {
+        for (const factor of [0.5, 2, 0.8, 1.25]) {
+          for (let step = 0; step < 4; step++) {
+            const trial =
+              d < dims
+                ? scaleAt(current, d, factor)
+                : { ...current, noise: clamp(current.noise * factor ** 2, NOISE_BOUNDS) };
+            if (!trial) break;
+            const next = score(trial.lengthScales, trial.noise);
+            if (!(next.logLikelihood > current.logLikelihood + 1e-6)) break;
+            current = next;
+          }
+        }
+      }
+      if (current.logLikelihood <= before + 1e-4) break;
+    }
+    if (current.logLikelihood > best.logLikelihood) best = current;
+  }
+  return best;
+}
+
+function scaleAt(
+  h: Hyperparameters,
+  d: number,
+  factor: number,
+): Pick<Hyperparameters, 'lengthScales' | 'noise'> | null {
+  const next = h.lengthScales[d]! * factor;
+  if (next < SCALE_BOUNDS[0] || next > SCALE_BOUNDS[1]) return null;
+  return { lengthScales: h.lengthScales.map((l, i) => (i === d ? next : l)), noise: h.noise };
+}
+
+function clamp(v: number, [lo, hi]: readonly [number, number]): number {
+  return Math.min(hi, Math.max(lo, v));
+}
+
+function logPrior(lengthScales: readonly number[]): number {
+  return lengthScales.reduce((s, l) => s - 0.5 * ((Math.log(l) - PRIOR_LOG_SCALE) / PRIOR_LOG_SD) ** 2, 0);
+}
+
+/** log p(y | X, θ) for a zero-mean GP with a unit-variance Matérn 5/2 kernel; −∞ if the kernel does not factor. */
+export function logMarginalLikelihood(
+  x: readonly number[][],
+  y: readonly number[],
+  lengthScales: readonly number[],
+  noise: number,
+): number {
+  const chol = factor(kernelMatrix(x, lengthScales, noise));
+  if (!chol) return Number.NEGATIVE_INFINITY;
+  const alpha = chol.solve(Matrix.columnVector([...y]));
+  let fit = 0;
+  y.forEach((v, i) => {
+    fit += v * alpha.get(i, 0);
+  });
+  const l = chol.lowerTriangularMatrix;
+  let logDet = 0;
+  for (let i = 0; i < y.length; i++) logDet += Math.log(l.get(i, i));
+  return -0.5 * fit - logDet - 0.5 * y.length * Math.log(2 * Math.PI);
+}
+
+function kernelMatrix(x: readonly number[][], lengthScales: readonly number[], noise: number): Matrix {
+  const n = x.length;
+  const k = new Matrix(n, n);
+  for (let i = 0; i < n; i++) {
+    k.set(i, i, 1 + noise);
+    for (let j = 0; j < i; j++) {
+      const v = matern52(x[i]!, x[j]!, lengthScales);
+      k.set(i, j, v);
+      k.set(j, i, v);
+    }
+  }
+  return k;
+}
+
+function factor(k: Matrix): CholeskyDecomposition | null {
+  for (const jitter of [0, 1e-8, 1e-6, 1e-4]) {
+    const m = k.clone();
+    for (let i = 0; i < k.rows; i++) m.set(i, i, k.get(i, i) + jitter);
+    const chol = new CholeskyDecomposition(m);
+    if (chol.isPositiveDefinite()) return chol;
+  }
+  return null;
+}
+
+/** A GP posterior with fixed hyperparameters; `with` adds one (believed) observation. */
+export class Gp {
+  private readonly chol: CholeskyDecomposition;
+  private readonly alpha: Matrix;
+
+  constructor(
+    readonly x: readonly number[][],
+    readonly y: readonly number[],
+    readonly lengthScales: readonly number[],
+    readonly noise: number,
+  ) {
+    const chol = factor(kernelMatrix(x, lengthScales, noise));
+    if (!chol) throw new Error('GP kernel matrix is not positive definite even with jitter');
+    this.chol = chol;
+    this.alpha = chol.solve(Matrix.columnVector([...y]));
+  }
+
+  with(u: number[], value: number): Gp {
+    return new Gp([...this.x, u], [...this.y, value], this.lengthScales, this.noise);
+  }
+
+  /** Posterior mean and standard deviation (of the latent function) at each point. */
+  predict(points: readonly number[][]): { mean: number[]; sd: number[] } {
+    const n = this.x.length;
+    const kStar = new Matrix(n, points.length);
+    points.forEach((p, j) => {
+      for (let i = 0; i < n; i++) kStar.set(i, j, matern52(this.x[i]!, p, this.lengthScales));
+    });
+    const solved = this.chol.solve(kStar);
+    const mean: number[] = [];
+    const sd: number[] = [];
+    points.forEach((_, j) => {
+      let m = 0;
+      let reduction = 0;
+      for (let i = 0; i < n; i++) {
+        const k = kStar.get(i, j);
+        m += k * this.alpha.get(i, 0);
+        reduction += k * solved.get(i, j);
+      }
+      mean.push(m);
+      sd.push(Math.sqrt(Math.max(1e-12, 1 - reduction)));
+    });
+    return { mean, sd };
+  }
+}

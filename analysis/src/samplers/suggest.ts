@@ -1,0 +1,65 @@
+import { mergeParams, type PlannedTrial, type SweepSpec, trialIdFor } from '@grokmap/workflows';
+import { proposeAdaptive } from './adaptive.js';
+import { proposeBayes } from './bayes.js';
+import type { SamplerPoint, SamplerState } from './types.js';
+
+export { initialSamplerState, observeTrials } from './observe.js';
+
+/**
+ * Suggestions for bayes and adaptive sweeps, in the sampler style of
+ * DESIGN.md: `proposeTrials(state, n) → {trials, state}` and
+ * `observeTrials(state, results) → state`, pure functions over the JSON
+ * state of types.ts. Proposals fit models (GPs), so the workflow runs them
+ * as an activity on the control queue and carries the state; the same
+ * spec, seed and state always give the same trials.
+ */
+
+export interface SamplerProposal {
+  trials: PlannedTrial[];
+  state: SamplerState;
+  /** True when the sampler will never propose again: the budget is spent or the map converged. */
+  exhausted: boolean;
+}
+
+/**
+ * Up to `n` new trials. Fewer (even none, while a batch is out) when the
+ * method waits for results: adaptive sweeps keep at most `batch` trials
+ * pending once the initial design is out.
+ */
+export function proposeTrials(
+  spec: SweepSpec,
+  sweepId: string,
+  state: SamplerState,
+  n: number,
+): SamplerProposal {
+  if (state.kind !== spec.method) {
+    throw new Error(`sampler state is for method ${state.kind}, the spec says ${spec.method}`);
+  }
+  const count = Math.max(0, Math.min(Math.floor(n), spec.budget.trials - state.nextIndex));
+  let points: SamplerPoint[] = [];
+  let next = state;
+  if (!state.converged && (count > 0 || state.kind === 'adaptive')) {
+    if (state.kind === 'bayes') {
+      points = proposeBayes(spec, state, count);
+    } else {
+      const proposal = proposeAdaptive(spec, state, count);
+      points = proposal.points;
+      next = proposal.state;
+    }
+  }
+  const trials = points.map((point, k) => {
+    const index = state.nextIndex + k;
+    return { trialId: trialIdFor(sweepId, index), index, params: mergeParams(spec, point) };
+  });
+  const nextIndex = state.nextIndex + trials.length;
+  return {
+    trials,
+    state: {
+      ...next,
+      nextIndex,
+      round: next.round + (state.kind === 'bayes' && trials.length > 0 ? 1 : 0),
+      pending: [...next.pending, ...trials.map((t, k) => ({ index: t.index, point: points[k]! }))],
+    },
+    exhausted: next.converged === true || nextIndex >= spec.budget.trials,
+  };
+}
