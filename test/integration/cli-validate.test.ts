@@ -11,7 +11,12 @@ import { runCli, syntheticSpec, tempDir, writeSpec } from '../support/harness.js
  */
 const home = tempDir('validate-home');
 const dir = tempDir('validate-specs');
-const env = { ...process.env, GROKMAP_HOME: home, GROKMAP_TEMPORAL_ADDRESS: '127.0.0.1:1', GROKMAP_DATABASE_URL: '' };
+const env = {
+  ...process.env,
+  GROKMAP_HOME: home,
+  GROKMAP_TEMPORAL_ADDRESS: '127.0.0.1:1',
+  GROKMAP_DATABASE_URL: '',
+};
 
 function raw(name: string, text: string): string {
   const file = path.join(dir, name);
@@ -27,7 +32,11 @@ const cases: { name: string; file: () => string; expect: RegExp[] }[] = [
     file: () => raw('malformed.yaml', 'name: x\ntrainer: synthetic\nparameters:\n  a: { values: [1, 2\n'),
     expect: [/\(line \d+\): malformed YAML/],
   },
-  { name: 'unknown key', file: () => writeSpec(dir, 'unknown', { ...base, colour: 'blue' }), expect: [/^colour \(line \d+\): unknown key/m] },
+  {
+    name: 'unknown key',
+    file: () => writeSpec(dir, 'unknown', { ...base, colour: 'blue' }),
+    expect: [/^colour \(line \d+\): unknown key/m],
+  },
   {
     name: 'wrong type',
     file: () => writeSpec(dir, 'type', { ...base, budget: { trials: 'twelve', parallel: 4 } }),
@@ -53,9 +62,21 @@ const cases: { name: string; file: () => string; expect: RegExp[] }[] = [
       }),
     expect: [/^parameters\.data_fraction\.min.*above max/m],
   },
-  { name: 'unknown method', file: () => writeSpec(dir, 'method', { ...base, method: 'hyperband' }), expect: [/^method/m] },
-  { name: 'unknown trainer', file: () => writeSpec(dir, 'trainer', { ...base, trainer: 'no-such-trainer' }), expect: [/^trainer.*unknown trainer 'no-such-trainer'/m] },
-  { name: 'unsafe name', file: () => writeSpec(dir, 'unsafe', { ...base, name: '../../etc/passwd' }), expect: [/^name/m] },
+  {
+    name: 'unknown method',
+    file: () => writeSpec(dir, 'method', { ...base, method: 'hyperband' }),
+    expect: [/^method/m],
+  },
+  {
+    name: 'unknown trainer',
+    file: () => writeSpec(dir, 'trainer', { ...base, trainer: 'no-such-trainer' }),
+    expect: [/^trainer.*unknown trainer 'no-such-trainer'/m],
+  },
+  {
+    name: 'unsafe name',
+    file: () => writeSpec(dir, 'unsafe', { ...base, name: '../../etc/passwd' }),
+    expect: [/^name/m],
+  },
   {
     name: 'grid over budget',
     file: () => writeSpec(dir, 'budget', { ...base, budget: { trials: 5, parallel: 2 } }),

@@ -23,6 +23,10 @@ describe('replay of recorded workflow histories', () => {
       workflowId: string;
       history: unknown;
     };
-    await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH, replayName: file }, history as never, workflowId);
+    await Worker.runReplayHistory(
+      { workflowsPath: WORKFLOWS_PATH, replayName: file },
+      history as never,
+      workflowId,
+    );
   });
 });

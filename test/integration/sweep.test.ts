@@ -18,6 +18,7 @@ import {
   waitFor,
   writeSpec,
 } from '../support/harness.js';
+import { maybeRecordHistory } from '../support/histories.js';
 
 /**
  * The foundation, end to end: sweeps on a real Temporal dev server, trainer
@@ -66,6 +67,7 @@ describe.each(storeKinds())('sweep end to end (%s store)', (kind: StoreKind) => 
       expect(out.state.finished).toBe(12);
       expect(out.state.byStatus).toEqual({ completed: 12 });
       await expectEveryTrialOnce(out.sweepId, 12);
+      await maybeRecordHistory(server.client, out.sweepId, `sweep-grid-${kind}`);
       const trials = await store.listTrials(out.sweepId);
       expect(trials.every((t) => t.phase !== null && t.phase !== undefined)).toBe(true);
       expect(new Set(trials.map((t) => t.phase)).size).toBeGreaterThanOrEqual(2);
@@ -82,6 +84,7 @@ describe.each(storeKinds())('sweep end to end (%s store)', (kind: StoreKind) => 
       const canOut = JSON.parse(can.stdout) as SweepResult;
       expect(canOut.state.runs).toBeGreaterThan(1);
       await expectEveryTrialOnce(canOut.sweepId, 12);
+      await maybeRecordHistory(server.client, canOut.sweepId, `sweep-continued-as-new-${kind}`);
       const canTrials = await store.listTrials(canOut.sweepId);
       expect(canTrials.map((t) => [t.index, t.phase, t.tTrain, t.tVal])).toEqual(
         trials.map((t) => [t.index, t.phase, t.tTrain, t.tVal]),
@@ -100,7 +103,11 @@ describe.each(storeKinds())('sweep end to end (%s store)', (kind: StoreKind) => 
   it('survives a trainer worker killed with SIGKILL mid-sweep: no trial lost or duplicated', async () => {
     const spec = syntheticSpec(`kill-${run}`, {
       budget: { trials: 8, parallel: 4 },
-      parameters: { weight_decay: { values: [0.1, 1] }, data_fraction: { values: [0.3, 0.7] }, seed: { values: [0, 1] } },
+      parameters: {
+        weight_decay: { values: [0.1, 1] },
+        data_fraction: { values: [0.3, 0.7] },
+        seed: { values: [0, 1] },
+      },
       fixed: { max_steps: 4000, eval_every: 100, model_size: 64, step_delay_ms: 60, checkpoint_every: 400 },
       limits: { heartbeat_timeout_s: 4, max_attempts: 5 },
     });
@@ -162,9 +169,9 @@ describe.each(storeKinds())('sweep end to end (%s store)', (kind: StoreKind) => 
       expect(trials.filter((t) => t.status === 'running')).toEqual([]);
       expect(trials.filter((t) => t.status === 'cancelled').length).toBeGreaterThanOrEqual(2);
       expect((await store.getSweep(sweepId))?.status).toBe('cancelled');
+      await maybeRecordHistory(server.client, sweepId, `sweep-cancelled-${kind}`);
     } finally {
       await stopProcess(trainer);
     }
   });
 });
-

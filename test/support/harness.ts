@@ -68,7 +68,9 @@ export function cliEnv(server: { address: string; home: string }, kind: StoreKin
     ...process.env,
     GROKMAP_TEMPORAL_ADDRESS: server.address,
     GROKMAP_HOME: server.home,
-    ...(kind === 'postgres' ? { GROKMAP_DATABASE_URL: process.env.GROKMAP_TEST_PG_URL } : { GROKMAP_DATABASE_URL: '' }),
+    ...(kind === 'postgres'
+      ? { GROKMAP_DATABASE_URL: process.env.GROKMAP_TEST_PG_URL }
+      : { GROKMAP_DATABASE_URL: '' }),
     GROKMAP_LOG_LEVEL: process.env.GROKMAP_TEST_LOG_LEVEL ?? 'warn',
   };
 }
@@ -142,7 +144,10 @@ export async function waitFor<T>(
 }
 
 /** A small synthetic sweep: weight decay × data fraction × seeds, all four phases possible. */
-export function syntheticSpec(name: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function syntheticSpec(
+  name: string,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     name,
     trainer: 'synthetic',

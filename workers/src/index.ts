@@ -4,7 +4,7 @@ export * from './analysed.js';
 export * from './checkpoints.js';
 export * from './metric.js';
 export * from './registry.js';
+export * from './store/index.js';
 export * from './temporal-runtime.js';
 export * from './trial-runner/index.js';
 export * from './workers.js';
-export * from './store/index.js';
