@@ -2,10 +2,15 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestContext, trialOutcomeSchema } from '@grokmap/plugin-sdk';
+import { createTestContext, MAX_CURVE_POINTS, trialOutcomeSchema } from '@grokmap/plugin-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packCheckpoint } from './checkpoint-archive.js';
-import { type CommandTrainerConfig, createCommandTrainer, STDERR_TAIL_LINES } from './command-trainer.js';
+import {
+  type CommandTrainerConfig,
+  createCommandTrainer,
+  MAX_LINE_BYTES,
+  STDERR_TAIL_LINES,
+} from './command-trainer.js';
 
 // Small fake trainer programs (Node scripts), each breaking or honouring the
 // protocol in one way, run through the real host.
@@ -92,6 +97,43 @@ describe('protocol errors', () => {
     expect(outcome.reason).toContain('x'.repeat(200));
     expect(outcome.reason).not.toContain('x'.repeat(201));
     expect(outcome.reason!.length).toBeLessThan(400);
+  });
+
+  it('refuses a line longer than the limit without waiting for its end', async () => {
+    const trainer = await fake(
+      'endless',
+      `const block = 'y'.repeat(1 << 20);
+       for (let i = 0; i < ${Math.ceil(MAX_LINE_BYTES / (1 << 20)) + 1}; i++) process.stdout.write(block);
+       await sleep(60_000);`,
+    );
+    const outcome = await trainer.train({}, createTestContext());
+    expect(outcome.status).toBe('error');
+    expect(outcome.reason).toContain(`stdout line 1 is longer than ${MAX_LINE_BYTES} bytes`);
+  });
+
+  it('reassembles a long line that arrives in many chunks', async () => {
+    const trainer = await fake(
+      'bigresult',
+      `const curves = Array.from({ length: 5000 }, (_, i) => ({ step: i + 1, train_acc: 1, val_acc: i < 4000 ? 0 : 1 }));
+       out({ type: 'result', status: 'completed', steps: 5000, max_steps: 5000,
+         final: { train_acc: 1, val_acc: 1 }, curves });`,
+    );
+    const outcome = await trainer.train({}, createTestContext({ threshold: 0.99 }));
+    expect(outcome.status, outcome.reason).toBe('completed');
+    expect(outcome.firstStepAtThreshold).toEqual({ train: 1, val: 4001 });
+    expect(outcome.curves.length).toBeLessThanOrEqual(MAX_CURVE_POINTS);
+    expect(outcome.curves.at(-1)?.step).toBe(5000);
+  });
+
+  it('ends the trial, not the host, when the host fails handling a line', async () => {
+    const trainer = await fake('reported', `${progress(1, 0.5)}\nawait sleep(60_000);`);
+    const ctx = createTestContext();
+    ctx.report = () => {
+      throw new Error('heartbeat failed');
+    };
+    const outcome = await trainer.train({}, ctx);
+    expect(outcome.status).toBe('error');
+    expect(outcome.reason).toBe('host failed while handling stdout line 1: heartbeat failed');
   });
 
   it('refuses result fields in camelCase: the wire format is snake_case', async () => {

@@ -291,31 +291,54 @@ class CommandRun {
   private async consumeStdout(child: ChildProcess): Promise<void> {
     const stdout = child.stdout;
     if (!stdout) return;
-    let pending: Buffer = Buffer.alloc(0);
+    // The unfinished line, as the chunks it arrived in (no re-copying per chunk).
+    let parts: Buffer[] = [];
+    let partBytes = 0;
     let lineNumber = 0;
     try {
       for await (const chunk of stdout as AsyncIterable<Buffer>) {
-        pending = pending.byteLength ? Buffer.concat([pending, chunk]) : chunk;
-        let newline = pending.indexOf(0x0a);
+        let start = 0;
+        let newline = chunk.indexOf(0x0a);
         while (newline >= 0) {
-          const line = pending.subarray(0, newline).toString('utf8');
-          pending = pending.subarray(newline + 1);
+          const piece = chunk.subarray(start, newline);
+          const line = (parts.length ? Buffer.concat([...parts, piece]) : piece).toString('utf8');
+          parts = [];
+          partBytes = 0;
           lineNumber += 1;
-          await this.handleLine(line, lineNumber);
-          newline = pending.indexOf(0x0a);
+          await this.handleLineSafely(line, lineNumber);
+          start = newline + 1;
+          newline = chunk.indexOf(0x0a, start);
         }
-        if (pending.byteLength > MAX_LINE_BYTES) {
-          this.fail(
-            `stdout line ${lineNumber + 1} is longer than ${MAX_LINE_BYTES} bytes: ${quoteLine(pending.subarray(0, 400).toString('utf8'))}`,
-          );
-          pending = Buffer.alloc(0);
+        if (start < chunk.byteLength) {
+          parts.push(chunk.subarray(start));
+          partBytes += chunk.byteLength - start;
+          if (partBytes > MAX_LINE_BYTES) {
+            const head = Buffer.concat(parts).subarray(0, 400).toString('utf8');
+            this.fail(
+              `stdout line ${lineNumber + 1} is longer than ${MAX_LINE_BYTES} bytes: ${quoteLine(head)}`,
+            );
+            parts = [];
+            partBytes = 0;
+          }
         }
       }
     } catch (err) {
       if (!this.protocolError && !this.ctx.signal.aborted)
         this.log.warn({ err }, 'reading program stdout failed');
     }
-    if (pending.byteLength) await this.handleLine(pending.toString('utf8'), lineNumber + 1);
+    if (partBytes) await this.handleLineSafely(Buffer.concat(parts).toString('utf8'), lineNumber + 1);
+  }
+
+  /** A failure of the host while handling a line (a throwing report hook) ends the trial, never the host. */
+  private async handleLineSafely(line: string, lineNumber: number): Promise<void> {
+    try {
+      await this.handleLine(line, lineNumber);
+    } catch (err) {
+      if (this.protocolError || this.hostError) return;
+      this.hostError = `host failed while handling stdout line ${lineNumber}: ${(err as Error).message}`;
+      this.log.error({ err }, 'handling a program line failed; stopping the program');
+      this.terminate();
+    }
   }
 
   private fail(reason: string): void {
