@@ -107,6 +107,8 @@ export function createTrainerActivities(deps: TrainerActivityDeps) {
             checkpointDir: deps.checkpointDir,
             ...(previous?.checkpointUri ? { checkpointHint: previous.checkpointUri } : {}),
             device: { kind: 'cpu' },
+            // The spec's heartbeat timeout is the stall limit: our timer heartbeats hide a hung plugin from Temporal.
+            ...(ctx.info.heartbeatTimeoutMs ? { stallTimeoutMs: ctx.info.heartbeatTimeoutMs } : {}),
           },
           {
             onProgress: (report: ProgressReport) => {

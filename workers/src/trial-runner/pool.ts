@@ -28,7 +28,7 @@ export interface PoolOptions {
   logger: Logger;
   /** Kill a trial's process above this resident memory (MiB). */
   memoryLimitMb?: number;
-  /** Kill a trial that reports no progress for this long (ms). */
+  /** Kill a trial that reports no progress for this long (ms), unless its job sets its own. */
   stallTimeoutMs?: number;
   /** Environment per slot (e.g. CUDA_VISIBLE_DEVICES for slot i). */
   envForSlot?: (slot: number) => NodeJS.ProcessEnv;
@@ -43,6 +43,8 @@ interface Slot {
   stderrTail: string[];
 }
 
+/** Time a trial gets before its first progress report, however short its stall timeout. */
+const START_UP_GRACE_MS = 60_000;
 const CHILD_ENTRY = fileURLToPath(new URL('./child.ts', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
 
@@ -130,8 +132,11 @@ export class TrialProcessPool {
     callbacks: TrialCallbacks,
     signal: AbortSignal,
   ): Promise<TrialRunResult> {
+    const stallMs = job.stallTimeoutMs ?? this.options.stallTimeoutMs;
     return new Promise<TrialRunResult>((resolve) => {
       let lastProgress = Date.now();
+      // Until its first report a trial may still be loading its plugin (slow on a busy machine).
+      let reported = false;
       let killedFor: 'hang' | 'memory' | undefined;
       const finish = (result: TrialRunResult) => {
         clearInterval(watchdog);
@@ -144,10 +149,12 @@ export class TrialProcessPool {
         switch (m.type) {
           case 'progress':
             lastProgress = Date.now();
+            reported = true;
             callbacks.onProgress(m.report);
             break;
           case 'checkpoint':
             lastProgress = Date.now();
+            reported = true;
             callbacks.onCheckpoint(m.uri, m.step);
             break;
           case 'result':
@@ -167,7 +174,7 @@ export class TrialProcessPool {
           killedFor === 'memory' || /heap out of memory|Allocation failed|ENOMEM/i.test(tail);
         const why =
           killedFor === 'hang'
-            ? `no progress for ${Math.round((this.options.stallTimeoutMs ?? 0) / 1000)} s; process killed`
+            ? `no progress for ${Math.round((stallMs ?? 0) / 1000)} s; process killed`
             : killedFor === 'memory'
               ? `resident memory above ${this.options.memoryLimitMb} MiB; process killed`
               : outOfMemory
@@ -189,7 +196,7 @@ export class TrialProcessPool {
         }, 15_000).unref();
       };
       const watchdog = setInterval(() => {
-        const stall = this.options.stallTimeoutMs;
+        const stall = stallMs && (reported ? stallMs : Math.max(stallMs, START_UP_GRACE_MS));
         if (stall && Date.now() - lastProgress > stall && !killedFor) {
           killedFor = 'hang';
           child.kill('SIGKILL');

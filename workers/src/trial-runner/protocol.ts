@@ -11,6 +11,12 @@ export interface RunTrialJob {
   checkpointDir: string;
   checkpointHint?: string;
   device: DeviceAssignment;
+  /**
+   * Kill the trial when it reports no progress for this long (ms). The
+   * activity sets it from its heartbeat timeout: the worker heartbeats on a
+   * timer, so without this a hung plugin would never miss a heartbeat.
+   */
+  stallTimeoutMs?: number;
 }
 
 export type ParentMessage = { type: 'run'; job: RunTrialJob } | { type: 'abort'; reason: string };
