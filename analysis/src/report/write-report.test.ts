@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ReportInput, ReportTrial } from './input.js';
 import { sampleReportInput } from './sample-input.js';
@@ -277,5 +278,52 @@ describe('writeReport on partial and corrupt input', () => {
     expect(missing).toContain('<code>(trial #3)</code> invalid');
     // The trial whose curves were dropped is kept, classified, and listed as curve-less.
     expect(missing).toContain('Completed trials without curves (1)');
+  });
+});
+
+describe('writeReport with a published grid beside the sweep', () => {
+  const reference = join(
+    dirname(fileURLToPath(import.meta.url)),
+    '..',
+    '..',
+    '..',
+    '..',
+    'shared',
+    'reference',
+    'liu2022-phase-grids.json',
+  );
+  const small = () =>
+    sampleReportInput({
+      weightDecays: [0.1, 1],
+      fractions: [0.3, 0.6],
+      modelSizes: [64],
+      seeds: 1,
+      gaps: false,
+    });
+
+  it('draws the grid as a figure after the phase diagram and writes it as SVG and PNG', async () => {
+    const dir = await outDir();
+    const { files, warnings } = await writeReport(small(), dir, {
+      reference: { path: reference, grid: 'liu2022-addition-decoder-lr-x-wd' },
+    });
+    expect(warnings).toEqual([]);
+    expect(files).toEqual([...REPORT_FILES, 'reference-phase-diagram.svg', 'reference-phase-diagram.png']);
+    const page = await html(dir);
+    const order = ['fig-phase', 'fig-reference', 'fig-delay'].map((id) => page.indexOf(`<figure id="${id}"`));
+    expect(order.every((i) => i > 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(page).toContain('reference-phase-diagram.png');
+    const svg = (await readFile(join(dir, 'reference-phase-diagram.svg'), 'utf8')).toLowerCase();
+    expect(svg).toContain(PHASE_COLORS.confusion.toLowerCase());
+  });
+
+  it('reports a missing reference as a warning and still writes the report', async () => {
+    const dir = await outDir();
+    const { files, warnings } = await writeReport(small(), dir, {
+      reference: { path: join(dir, 'nope.json'), grid: 'x' },
+    });
+    expect(files).toEqual([...REPORT_FILES]);
+    expect(warnings.some((w) => w.startsWith('reference grid not drawn'))).toBe(true);
+    expect(await html(dir)).not.toContain('fig-reference');
   });
 });

@@ -14,6 +14,7 @@ import {
 import { type HtmlFigure, renderHtml } from './html.js';
 import { type ReportInput, type ReportTrial, type ResolvedAxes, resolveAxes } from './input.js';
 import { missingWarnings, summariseMissing } from './missing.js';
+import { referenceFigures } from './reference-report.js';
 import { placeholderSvg, renderSvg, svgToPng } from './render.js';
 import { sanitiseInput } from './sanitise.js';
 import { formatNumber, paramShort, paramTitle } from './style.js';
@@ -28,6 +29,11 @@ export interface WriteReportOptions {
   maxCurvePanels?: number;
   /** Any pino-like logger; the writer logs one line when done. */
   logger?: { info(obj: object, msg: string): void };
+  /**
+   * A published grid to draw beside the sweep's phase diagram, in the same
+   * colours (e.g. shared/reference/liu2022-phase-grids.json and a grid name).
+   */
+  reference?: { path: string; grid: string };
 }
 
 export interface WriteReportResult {
@@ -157,6 +163,24 @@ export async function writeReport(
     },
   ];
 
+  const extra: Record<string, string | Buffer> = {};
+  if (options.reference) {
+    try {
+      const ref = await referenceFigures(options.reference.path, options.reference.grid);
+      figures.splice(1, 0, {
+        id: 'fig-reference',
+        title: 'Published phase grid for comparison',
+        caption: `${ref.grid.name}, classified with θ = ${formatNumber(ref.grid.rule.threshold)} and Δ = ${formatNumber(ref.grid.rule.delaySteps)} steps, in the same colours as the phase diagram above.`,
+        svg: ref.phaseSvg,
+      });
+      extra['reference-phase-diagram.svg'] = ref.phaseSvg;
+      extra['reference-phase-diagram.png'] = svgToPng(ref.phaseSvg, options.pngScale ?? 2);
+    } catch (err) {
+      warnings.push(`reference grid not drawn: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  const files = [...REPORT_FILES, ...Object.keys(extra)];
+
   await mkdir(outDir, { recursive: true });
   const phaseMapDoc = {
     sweep: { id: data.sweep.id, name: data.sweep.name },
@@ -164,7 +188,7 @@ export async function writeReport(
     axes,
     panels: mapJson,
   };
-  const html = renderHtml({ input: data, axes, figures, missing, warnings, files: REPORT_FILES.slice(1) });
+  const html = renderHtml({ input: data, axes, figures, missing, warnings, files: files.slice(1) });
   const contents: Record<(typeof REPORT_FILES)[number], string | Buffer> = {
     'report.html': html,
     'phase-diagram.svg': phaseSvg,
@@ -176,8 +200,9 @@ export async function writeReport(
     'phase-map.json': `${JSON.stringify(phaseMapDoc, null, 1)}\n`,
   };
   for (const name of REPORT_FILES) await writeFile(join(outDir, name), contents[name]);
+  for (const [name, content] of Object.entries(extra)) await writeFile(join(outDir, name), content);
   options.logger?.info({ outDir, trials: data.trials.length, warnings: warnings.length }, 'report written');
-  return { files: [...REPORT_FILES], warnings };
+  return { files, warnings };
 }
 
 function ruleLine(data: ReportInput): string {
