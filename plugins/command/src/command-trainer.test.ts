@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestContext, MAX_CURVE_POINTS, trialOutcomeSchema } from '@grokmap/plugin-sdk';
@@ -187,6 +187,51 @@ describe('exits', () => {
     const outcome = await trainer.train({}, createTestContext());
     expect(outcome.status).toBe('error');
     expect(outcome.reason).toContain('killed by SIGKILL');
+  });
+
+  it('does not hang when the program exits but something it started keeps stdout open', async () => {
+    const trainer = await fake(
+      'daemonizer',
+      `import { spawn } from 'node:child_process';
+       // A leftover helper inheriting stdout, as a data-loader worker might.
+       spawn(process.execPath, ['-e', 'setTimeout(() => {}, 600000)'], { stdio: ['ignore', 'inherit', 'ignore'] }).unref();
+       out({ type: 'result', status: 'completed', steps: 1, max_steps: 1, final: { train_acc: 1, val_acc: 1 } });`,
+      { graceMs: 500 },
+    );
+    const outcome = await trainer.train({}, createTestContext());
+    expect(outcome.status, outcome.reason).toBe('completed');
+  });
+
+  it('kills what the program left running in its process group when it exits', async () => {
+    const pidFile = join(dir, 'leftover.pid');
+    const trainer = await fake(
+      'leftover',
+      `import { spawn } from 'node:child_process';
+       import { writeFileSync } from 'node:fs';
+       const helper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 600000)'], { stdio: 'ignore' });
+       helper.unref();
+       writeFileSync(${JSON.stringify(pidFile)}, String(helper.pid));
+       out({ type: 'result', status: 'completed', steps: 1, max_steps: 1, final: { train_acc: 1, val_acc: 1 } });`,
+    );
+    const outcome = await trainer.train({}, createTestContext());
+    expect(outcome.status, outcome.reason).toBe('completed');
+    const pid = Number(await readFile(pidFile, 'utf8'));
+    // SIGKILL is delivered at once, but the exit may take a moment to show: poll, bounded.
+    // A killed orphan may linger as a zombie until init reaps it: that counts as gone.
+    const running = async () => {
+      try {
+        const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+      } catch {
+        return false;
+      }
+    };
+    let alive = await running();
+    for (let i = 0; i < 50 && alive; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      alive = await running();
+    }
+    expect(alive).toBe(false);
   });
 
   it('reports a program that cannot be started', async () => {

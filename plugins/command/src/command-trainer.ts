@@ -230,6 +230,9 @@ class CommandRun {
         child.stdin?.destroy();
         if (this.killTimer) clearTimeout(this.killTimer);
         if (drainTimer) clearTimeout(drainTimer);
+        // Whatever the program left behind in its process group (a data-loader worker, a
+        // forgotten helper) must not outlive the trial, holding a GPU or a core.
+        this.killGroup('SIGKILL');
         void stdoutDone.then(() => done(spawnFailed ? null : { code, signal }));
       });
     });
