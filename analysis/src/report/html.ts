@@ -142,13 +142,21 @@ function phaseDefinition(input: ReportInput): string {
 <p>R = t<sub>val</sub> / t<sub>train</sub> is the grokking delay ratio. Semi-grokking: validation accuracy rose by at least 0.1 after t<sub>train</sub> but ended below θ. Failed, cancelled and running trials are never counted as a phase.</p>`;
 }
 
+/** Trials listed by name under each heading of "What's missing"; the rest are counted. */
+export const MISSING_LIST_LIMIT = 200;
+
 function missingSection(m: MissingSummary): string {
   const list = (title: string, trials: readonly ReportTrial[], detail: (t: ReportTrial) => string) =>
     trials.length === 0
       ? ''
       : `<h3>${escapeHtml(title)} (${trials.length})</h3><ul>${trials
+          .slice(0, MISSING_LIST_LIMIT)
           .map((t) => `<li><code>${escapeHtml(t.trialId)}</code> ${detail(t)}</li>`)
-          .join('')}</ul>`;
+          .join('')}${
+          trials.length > MISSING_LIST_LIMIT
+            ? `<li class="muted">… and ${trials.length - MISSING_LIST_LIMIT} more (all are in the table below and in trials.csv)</li>`
+            : ''
+        }</ul>`;
   const params = (t: ReportTrial) => `<span class="muted">${escapeHtml(JSON.stringify(t.params))}</span>`;
   const body = [
     list(

@@ -14,7 +14,13 @@ export {
   reportTrialSchema,
   resolveAxes,
 } from './input.js';
-export { writeReferenceReport } from './reference-report.js';
+export {
+  REFERENCE_REPORT_FILES,
+  type ReferenceFigures,
+  type ReferenceReportResult,
+  referenceFigures,
+  writeReferenceReport,
+} from './reference-report.js';
 export { renderSvg, svgToPng } from './render.js';
 export { CELL_PHASES, PHASE_COLORS } from './style.js';
 export {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MISSING_LIST_LIMIT } from './html.js';
 import type { ReportInput, ReportTrial } from './input.js';
 import { sampleReportInput } from './sample-input.js';
 import { PHASE_COLORS } from './style.js';
@@ -325,5 +326,26 @@ describe('writeReport with a published grid beside the sweep', () => {
     expect(files).toEqual([...REPORT_FILES]);
     expect(warnings.some((w) => w.startsWith('reference grid not drawn'))).toBe(true);
     expect(await html(dir)).not.toContain('fig-reference');
+  });
+});
+
+describe('writeReport on a large failure', () => {
+  it('names the first failed trials and counts the rest', async () => {
+    const trials = Array.from({ length: MISSING_LIST_LIMIT + 25 }, (_, i) =>
+      failedTrial(
+        `x${i}`,
+        { weight_decay: 0.01 * (1 + (i % 10)), data_fraction: 0.1 * (1 + (i % 7)) },
+        'timed_out',
+      ),
+    );
+    const dir = await outDir();
+    await writeReport(baseInput(trials), dir);
+    const page = await html(dir);
+    const missing = section(page, 'missing');
+    expect(missing).toContain(`Failed trials (${trials.length})`);
+    expect(missing).toContain(`<code>x${MISSING_LIST_LIMIT - 1}</code>`);
+    expect(missing).not.toContain(`<code>x${MISSING_LIST_LIMIT}</code>`);
+    expect(missing).toContain('… and 25 more');
+    expect(rowCount(page)).toBe(trials.length);
   });
 });
