@@ -62,8 +62,26 @@ export interface FinishSweepInput {
   writeReport: boolean;
 }
 
+/** A bayes/adaptive sampler's serializable state (defined with the samplers in @grokmap/analysis). */
+export type ModelSamplerState = import('@grokmap/analysis/sampler-types').SamplerState;
+
+export interface SuggestTrialsInput {
+  sweepId: string;
+  spec: SweepSpec;
+  state: ModelSamplerState;
+  n: number;
+}
+
+export interface SuggestTrialsResult {
+  trials: PlannedTrial[];
+  state: ModelSamplerState;
+  exhausted: boolean;
+}
+
 export interface ControlActivities {
   registerSweep(input: RegisterSweepInput): Promise<void>;
+  /** Propose the next trials of a bayes or adaptive sweep (fits models; deterministic for the spec's seed and state). */
+  suggestTrials(input: SuggestTrialsInput): Promise<SuggestTrialsResult>;
   recordTrialFailure(input: RecordTrialFailureInput): Promise<{ recorded: boolean }>;
   finishSweep(input: FinishSweepInput): Promise<{ reportDir?: string }>;
 }

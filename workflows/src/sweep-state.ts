@@ -1,4 +1,4 @@
-import type { PhaseName, TrialSummary } from './activity-types.js';
+import type { ModelSamplerState, PhaseName, TrialSummary } from './activity-types.js';
 import type { StaticSamplerState } from './samplers/static-sampler.js';
 import type { SweepSpec } from './spec.js';
 
@@ -8,7 +8,8 @@ import type { SweepSpec } from './spec.js';
  * the results store). Updated only through the pure functions below.
  */
 export interface SweepState {
-  sampler: StaticSamplerState;
+  /** Grid/random: the next index. Bayes/adaptive: the model sampler's observations and pending trials. */
+  sampler: StaticSamplerState | ModelSamplerState;
   planned: number;
   started: number;
   finished: number;
@@ -21,7 +22,7 @@ export interface SweepState {
   stopReason?: string;
 }
 
-export function initialSweepState(planned: number, sampler: StaticSamplerState): SweepState {
+export function initialSweepState(planned: number, sampler: SweepState['sampler']): SweepState {
   return { sampler, planned, started: 0, finished: 0, byStatus: {}, byPhase: {}, failures: 0, runs: 1 };
 }
 

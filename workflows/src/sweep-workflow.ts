@@ -1,3 +1,4 @@
+import { initialSamplerState, observeTrials } from '@grokmap/analysis/sampler-state';
 import {
   ActivityCancellationType,
   ActivityFailure,
@@ -95,13 +96,20 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 50 },
   });
 
-  const sampler = staticSampler(spec, sweepId);
-  let state: SweepState = input.carried ?? initialSweepState(0, initialStaticState(spec));
-  if (!input.carried) state = { ...state, planned: state.sampler.total };
+  const modelBased = spec.method === 'bayes' || spec.method === 'adaptive';
+  const gridOrRandom = modelBased ? undefined : staticSampler(spec, sweepId);
+  let state: SweepState =
+    input.carried ??
+    initialSweepState(
+      modelBased ? spec.budget.trials : initialStaticState(spec).total,
+      modelBased ? initialSamplerState(spec) : initialStaticState(spec),
+    );
   const maxHistoryEvents = input.options?.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
   const running = new Map<string, RunningTrial & { trial: PlannedTrial }>();
   let phase: SweepProgress['status'] = 'running';
-  let exhausted = state.sampler.nextIndex >= state.sampler.total;
+  let exhausted = state.sampler.nextIndex >= state.planned;
+  // A model sampler may propose nothing while it waits for a batch; ask again only after a trial finishes.
+  let proposeAfterFinished = -1;
 
   setHandler(progressQuery, () => ({
     sweepId,
@@ -128,9 +136,30 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
 
   if (!input.carried) await control.registerSweep({ sweepId, spec, plannedTrials: state.planned });
 
-  const onFinished = (summary: Pick<TrialSummary, 'trialId' | 'status' | 'phase'>): void => {
+  const onFinished = (
+    summary: Pick<TrialSummary, 'trialId' | 'index' | 'status' | 'phase' | 'metric'>,
+  ): void => {
     running.delete(summary.trialId);
     state = applyTrialSummary(state, summary);
+    if (state.sampler.kind !== 'static') {
+      const { index, status, phase, metric } = summary;
+      state = { ...state, sampler: observeTrials(state.sampler, [{ index, status, phase, metric }]) };
+    }
+  };
+
+  const propose = async (n: number): Promise<PlannedTrial[]> => {
+    const sampler = state.sampler;
+    if (sampler.kind === 'static') {
+      const proposal = gridOrRandom!.propose(sampler, n);
+      state = { ...state, sampler: proposal.state };
+      exhausted = proposal.exhausted;
+      return proposal.trials;
+    }
+    const proposal = await control.suggestTrials({ sweepId, spec, state: sampler, n });
+    state = { ...state, sampler: proposal.state };
+    exhausted = proposal.exhausted || (proposal.trials.length === 0 && running.size === 0);
+    if (proposal.trials.length === 0) proposeAfterFinished = state.finished;
+    return proposal.trials;
   };
 
   const launch = (trial: PlannedTrial): void => {
@@ -152,7 +181,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         const reason = failureReason(err);
         const status = reason.startsWith('timeout') ? 'timed_out' : 'error';
         await control.recordTrialFailure({ sweepId, trial, status, attempts: limits.max_attempts, reason });
-        onFinished({ trialId: trial.trialId, status, phase: null });
+        onFinished({ trialId: trial.trialId, index: trial.index, status, phase: null, metric: null });
       });
   };
 
@@ -172,14 +201,21 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         };
       }
       phase = stop ? 'stopping' : drain ? 'draining' : 'running';
-      if (!drain && !stop && !exhausted && running.size < spec.budget.parallel) {
-        const proposal = sampler.propose(state.sampler, spec.budget.parallel - running.size);
-        state = { ...state, sampler: proposal.state };
-        exhausted = proposal.exhausted;
-        for (const trial of proposal.trials) launch(trial);
+      // Model samplers propose in whole batches, once the previous batch is observed, so a
+      // sweep's trials depend only on its seed, never on the order in which trials happen to finish.
+      const mayPropose = modelBased
+        ? running.size === 0 && (proposeAfterFinished < 0 || state.finished > proposeAfterFinished)
+        : true;
+      if (!drain && !stop && !exhausted && mayPropose && running.size < spec.budget.parallel) {
+        proposeAfterFinished = -1;
+        for (const trial of await propose(spec.budget.parallel - running.size)) launch(trial);
         continue;
       }
       if (running.size === 0) {
+        if (!exhausted && !drain && !stop) {
+          // Nothing running and nothing proposed: the sampler has no more to offer.
+          exhausted = true;
+        }
         if (drain && !stop && !exhausted) {
           await continueAsNew<typeof sweepWorkflow>({
             ...input,

@@ -1,4 +1,11 @@
-import type { FinishSweepInput, RecordTrialFailureInput, RegisterSweepInput } from '@grokmap/workflows';
+import { proposeTrials } from '@grokmap/analysis/samplers';
+import type {
+  FinishSweepInput,
+  RecordTrialFailureInput,
+  RegisterSweepInput,
+  SuggestTrialsInput,
+  SuggestTrialsResult,
+} from '@grokmap/workflows';
 import type { Logger } from 'pino';
 import type { ResultsStore } from '../store/types.js';
 
@@ -26,6 +33,10 @@ export function createControlActivities(deps: ControlActivityDeps) {
         createdAt: existing?.createdAt ?? now,
         updatedAt: now,
       });
+    },
+
+    async suggestTrials(input: SuggestTrialsInput): Promise<SuggestTrialsResult> {
+      return proposeTrials(input.spec, input.sweepId, input.state, input.n);
     },
 
     async recordTrialFailure(input: RecordTrialFailureInput): Promise<{ recorded: boolean }> {
