@@ -45,6 +45,8 @@ interface Slot {
 
 /** Time a trial gets before its first progress report, however short its stall timeout. */
 const START_UP_GRACE_MS = 60_000;
+/** A stalled trial whose resident memory is at least this share of the limit is out of memory, not hung. */
+const NEAR_MEMORY_LIMIT = 0.8;
 const CHILD_ENTRY = fileURLToPath(new URL('./child.ts', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
 
@@ -176,7 +178,7 @@ export class TrialProcessPool {
           killedFor === 'hang'
             ? `no progress for ${Math.round((stallMs ?? 0) / 1000)} s; process killed`
             : killedFor === 'memory'
-              ? `resident memory above ${this.options.memoryLimitMb} MiB; process killed`
+              ? `out of memory: resident memory reached the limit of ${this.options.memoryLimitMb} MiB; process killed`
               : outOfMemory
                 ? 'out of memory'
                 : `trial process exited (${sig ? `signal ${sig}` : `code ${code}`})`;
@@ -196,14 +198,17 @@ export class TrialProcessPool {
         }, 15_000).unref();
       };
       const watchdog = setInterval(() => {
-        const stall = stallMs && (reported ? stallMs : Math.max(stallMs, START_UP_GRACE_MS));
-        if (stall && Date.now() - lastProgress > stall && !killedFor) {
-          killedFor = 'hang';
-          child.kill('SIGKILL');
-        }
+        if (killedFor) return;
         const limit = this.options.memoryLimitMb;
-        if (limit && !killedFor && child.pid && residentMb(child.pid) > limit) {
+        const rss = limit && child.pid ? residentMb(child.pid) : 0;
+        const stall = stallMs && (reported ? stallMs : Math.max(stallMs, START_UP_GRACE_MS));
+        if (limit && rss > limit) {
           killedFor = 'memory';
+          child.kill('SIGKILL');
+        } else if (stall && Date.now() - lastProgress > stall) {
+          // A process stuck near its memory limit is thrashing in the garbage collector, not hung:
+          // call it out of memory, so it is retried and reported as such.
+          killedFor = limit && rss >= NEAR_MEMORY_LIMIT * limit ? 'memory' : 'hang';
           child.kill('SIGKILL');
         }
       }, 500);
@@ -225,9 +230,11 @@ export class TrialProcessPool {
     await Promise.all(
       this.slots.map(async (slot) => {
         const child = slot.child;
-        if (!child || child.exitCode !== null) return;
+        // A child killed by a signal (stall or memory watchdog) has exitCode null but signalCode set.
+        if (!child || child.exitCode !== null || child.signalCode !== null) return;
         const exited = new Promise((r) => child.once('exit', r));
-        child.disconnect();
+        if (child.connected) child.disconnect();
+        else child.kill('SIGKILL');
         const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
         await exited;
         clearTimeout(timer);
