@@ -421,7 +421,7 @@ describe('cancellation', () => {
        process.on('SIGTERM', () => writeFileSync(${JSON.stringify(marker)}, 'yes'));
        ${progress(1, 0.1)}
        setInterval(() => {}, 1000);`,
-      { graceMs: 1_000 },
+      { graceMs: 2_000 },
     );
     const ctx = createTestContext({ onReport: (_r, c) => c.abort('sweep cancelled') });
     const outcome = await trainer.train({}, ctx);
