@@ -59,17 +59,16 @@ export function makeBatch(ex: Examples, p: number): Batch {
 
 /** The training loss chosen by the parameters, with its gradient in the logits. */
 function objective(params: ModularArithmeticParams, logits: tf.Tensor2D, batch: Batch) {
-  return params.loss === 'mse'
-    ? squaredError(logits, batch.onehot)
-    : softmaxCrossEntropy(logits, batch.onehot, batch.y);
+  return params.loss === 'mse' ? squaredError(logits, batch.onehot) : softmaxCrossEntropy(logits, batch.y);
 }
 
-export function initWeights(specs: WeightSpec[], rng: Rng, scale: number): tf.Tensor[] {
+/** Initial weights, N(0, (std · scale)²) from the seeded PRNG, in spec order. */
+export function initWeights(specs: WeightSpec[], rng: Rng, scale: number): Float32Array[] {
   return specs.map((s) => {
     const size = s.shape.reduce((x, y) => x * y, 1);
     const data = new Float32Array(size);
     if (s.std > 0) for (let i = 0; i < size; i++) data[i] = rng.normal() * s.std * scale;
-    return tf.tensor(data, s.shape, 'float32');
+    return data;
   });
 }
 
@@ -109,22 +108,22 @@ export function mlp(params: ModularArithmeticParams): Model {
   const first = e > 0 ? 4 : 2;
   const relu = activation === 'relu';
 
-  /** First hidden layer in JS: pre = Pa[a] + Pb[b], act = f(pre). */
+  /** First hidden layer in JS: pre = Pa[a] + Pb[b], act = f(pre). Tight loops, one per activation. */
   const firstLayer = (pa: Float32Array, pb: Float32Array, batch: Batch) => {
     const n = batch.size;
+    const ia = batch.a;
+    const ib = batch.b;
     const pre = new Float32Array(n * h);
     const act = new Float32Array(n * h);
     for (let i = 0; i < n; i++) {
-      const ra = batch.a[i]! * h;
-      const rb = batch.b[i]! * h;
+      const ra = ia[i]! * h;
+      const rb = ib[i]! * h;
       const o = i * h;
-      for (let j = 0; j < h; j++) {
-        const v = pa[ra + j]! + pb[rb + j]!;
-        pre[o + j] = v;
-        // Math.max keeps NaN, so a blow-up is seen as a non-finite loss.
-        act[o + j] = relu ? Math.max(v, 0) : v * v;
-      }
+      for (let j = 0; j < h; j++) pre[o + j] = pa[ra + j]! + pb[rb + j]!;
     }
+    // v * 0 keeps NaN (and gives −0 for negatives), so a blow-up is seen as a non-finite loss.
+    if (relu) for (let k = 0; k < pre.length; k++) act[k] = pre[k]! > 0 ? pre[k]! : pre[k]! * 0;
+    else for (let k = 0; k < pre.length; k++) act[k] = pre[k]! * pre[k]!;
     return { pre, act: tf.tensor2d(act, [n, h]) };
   };
 
@@ -132,13 +131,17 @@ export function mlp(params: ModularArithmeticParams): Model {
   const firstLayerBackward = (dact: Float32Array, pre: Float32Array, batch: Batch) => {
     const dpa = new Float32Array(p * h);
     const dpb = new Float32Array(p * h);
+    const dpre = new Float32Array(pre.length);
+    if (relu) for (let k = 0; k < pre.length; k++) dpre[k] = pre[k]! > 0 ? dact[k]! : 0;
+    else for (let k = 0; k < pre.length; k++) dpre[k] = 2 * pre[k]! * dact[k]!;
+    const ia = batch.a;
+    const ib = batch.b;
     for (let i = 0; i < batch.size; i++) {
-      const ra = batch.a[i]! * h;
-      const rb = batch.b[i]! * h;
+      const ra = ia[i]! * h;
+      const rb = ib[i]! * h;
       const o = i * h;
       for (let j = 0; j < h; j++) {
-        const x = pre[o + j]!;
-        const g = relu ? (x > 0 ? dact[o + j]! : 0) : 2 * x * dact[o + j]!;
+        const g = dpre[o + j]!;
         dpa[ra + j]! += g;
         dpb[rb + j]! += g;
       }

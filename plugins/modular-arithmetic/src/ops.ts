@@ -63,22 +63,29 @@ export function scatterAdd(grad: Float32Array, idx: Int32Array, rows: number, wi
 
 /**
  * Mean softmax cross-entropy against integer targets, and its gradient
- * (softmax − onehot) / N. Uses the backend's fused softmax; the loss is read
- * from the target probabilities in JS (floored at 1e-38, so only a
- * non-finite logit makes it non-finite).
+ * (softmax − onehot) / N. The backend's fused softmax, then one JS pass over
+ * the probabilities for both the loss and the gradient (cheaper on wasm than
+ * broadcast element-wise kernels). The loss reads target probabilities floored
+ * at 1e-38, so only a non-finite logit makes it non-finite.
  */
 export function softmaxCrossEntropy(
   logits: tf.Tensor2D,
-  onehot: tf.Tensor2D,
   labels: Int32Array,
 ): { loss: number; dlogits: tf.Tensor2D } {
   const [n, classes] = logits.shape;
   const sm = tf.softmax(logits);
   const probs = sm.dataSync() as Float32Array;
+  sm.dispose();
+  const grad = new Float32Array(probs.length);
+  const inv = 1 / n;
   let sum = 0;
-  for (let i = 0; i < n; i++) sum -= Math.log(Math.max(probs[i * classes + labels[i]!]!, 1e-38));
-  const dlogits = tf.mul(tf.sub(sm, onehot), 1 / n) as tf.Tensor2D;
-  return { loss: sum / n, dlogits };
+  for (let k = 0; k < probs.length; k++) grad[k] = probs[k]! * inv;
+  for (let i = 0; i < n; i++) {
+    const at = i * classes + labels[i]!;
+    sum -= Math.log(Math.max(probs[at]!, 1e-38));
+    grad[at]! -= inv;
+  }
+  return { loss: sum / n, dlogits: tf.tensor2d(grad, [n, classes]) };
 }
 
 /** Mean over examples of the squared error ‖logits − onehot‖², and its gradient 2(logits − onehot)/N. */

@@ -10,13 +10,21 @@ import { Rng } from './rng.js';
 
 const EPS = 1e-8;
 
-/** Everything that evolves during a run; all of it goes into a checkpoint. */
+/**
+ * Everything that evolves during a run; all of it goes into a checkpoint.
+ * The optimizer state and a master copy of the weights live in JS typed
+ * arrays: AdamW is one fused pass per weight there, instead of ~15 small
+ * backend kernels each, and checkpoints need no device reads.
+ */
 interface TrainState {
   step: number;
+  /** Master weights, updated in place. */
+  w: Float32Array[];
+  m: Float32Array[];
+  v: Float32Array[];
+  ema: Float32Array[] | null;
+  /** The weights as backend tensors, rebuilt from `w` after every update. */
   weights: tf.Tensor[];
-  m: tf.Tensor[];
-  v: tf.Tensor[];
-  ema: tf.Tensor[] | null;
   batchRng: Rng;
   perm: Int32Array | null;
   cursor: number;
@@ -31,21 +39,43 @@ function fingerprint(params: ModularArithmeticParams): string {
   return JSON.stringify(rest, Object.keys(rest).sort());
 }
 
-function freshState(model: Model, params: ModularArithmeticParams, threshold: number): TrainState {
-  const weights = initWeights(model.specs, Rng.seeded(params.seed, 'init'), params.init_scale);
-  const zeros = () => weights.map((w) => tf.zerosLike(w));
+function toTensors(model: Model, arrays: Float32Array[]): tf.Tensor[] {
+  // Copy: some backends keep the array they are given.
+  return arrays.map((a, i) => tf.tensor(a.slice(), model.specs[i]!.shape, 'float32'));
+}
+
+function newState(
+  model: Model,
+  w: Float32Array[],
+  rest: Partial<Pick<TrainState, 'm' | 'v' | 'ema'>> & {
+    grokfast: boolean;
+    batchRng: Rng;
+    threshold: number;
+  },
+): TrainState {
+  const zeros = () => w.map((a) => new Float32Array(a.length));
   return {
     step: 0,
-    weights,
-    m: zeros(),
-    v: zeros(),
-    ema: params.grokfast ? zeros() : null,
-    batchRng: Rng.seeded(params.seed, 'batches'),
+    w,
+    m: rest.m ?? zeros(),
+    v: rest.v ?? zeros(),
+    ema: rest.grokfast ? (rest.ema ?? zeros()) : null,
+    weights: toTensors(model, w),
+    batchRng: rest.batchRng,
     perm: null,
     cursor: 0,
     streakStart: null,
-    recorder: new CurveRecorder(threshold),
+    recorder: new CurveRecorder(rest.threshold),
   };
+}
+
+function freshState(model: Model, params: ModularArithmeticParams, threshold: number): TrainState {
+  const w = initWeights(model.specs, Rng.seeded(params.seed, 'init'), params.init_scale);
+  return newState(model, w, {
+    grokfast: params.grokfast !== null,
+    batchRng: Rng.seeded(params.seed, 'batches'),
+    threshold,
+  });
 }
 
 function restoreState(
@@ -68,36 +98,40 @@ function restoreState(
     return 'checkpoint has a different number of weights';
   }
   if (wantEma !== (groups.ema.length === n)) return 'checkpoint disagrees on Grokfast state';
-  const tensors = (arrs: Float32Array[]) =>
-    arrs.map((a, i) => tf.tensor(a, model.specs[i]!.shape, 'float32'));
-  return {
-    step: header.step,
-    weights: tensors(groups.weights),
-    m: tensors(groups.m),
-    v: tensors(groups.v),
-    ema: wantEma ? tensors(groups.ema) : null,
+  const sizes = model.specs.map((sp) => sp.shape.reduce((x, y) => x * y, 1));
+  for (const list of [groups.weights, groups.m, groups.v, ...(wantEma ? [groups.ema] : [])]) {
+    if (list.some((a, i) => a.length !== sizes[i])) return 'checkpoint has weights of other shapes';
+  }
+  const state = newState(model, groups.weights, {
+    m: groups.m,
+    v: groups.v,
+    ema: groups.ema,
+    grokfast: wantEma,
     batchRng: Rng.fromState(header.rng),
-    perm: header.perm ? Int32Array.from(header.perm) : null,
-    cursor: header.cursor,
-    streakStart: header.streakStart,
-    recorder: CurveRecorder.fromJSON(threshold, header.recorder),
-  };
+    threshold,
+  });
+  state.step = header.step;
+  state.perm = header.perm ? Int32Array.from(header.perm) : null;
+  state.cursor = header.cursor;
+  state.streakStart = header.streakStart;
+  state.recorder = CurveRecorder.fromJSON(threshold, header.recorder);
+  return state;
 }
 
 function encodeState(state: TrainState, params: ModularArithmeticParams): Uint8Array {
-  const groups: Array<['weights' | 'm' | 'v' | 'ema', tf.Tensor[]]> = [
-    ['weights', state.weights],
+  const groups: Array<['weights' | 'm' | 'v' | 'ema', Float32Array[]]> = [
+    ['weights', state.w],
     ['m', state.m],
     ['v', state.v],
   ];
   if (state.ema) groups.push(['ema', state.ema]);
   const arrays: CheckpointHeader['arrays'] = [];
   const data: Float32Array[] = [];
-  for (const [group, ts] of groups) {
-    for (const t of ts) {
-      arrays.push({ group, shape: t.shape });
-      data.push(t.dataSync() as Float32Array);
-    }
+  for (const [group, list] of groups) {
+    list.forEach((a) => {
+      arrays.push({ group, shape: [a.length] });
+      data.push(a);
+    });
   }
   const header: CheckpointHeader = {
     fingerprint: fingerprint(params),
@@ -113,7 +147,7 @@ function encodeState(state: TrainState, params: ModularArithmeticParams): Uint8A
 }
 
 function disposeState(state: TrainState): void {
-  tf.dispose([...state.weights, ...state.m, ...state.v, ...(state.ema ?? [])]);
+  tf.dispose(state.weights);
 }
 
 /** Linear warm-up from lr/warmup to lr over the first warmup_steps updates. */
@@ -122,9 +156,46 @@ export function learningRate(params: ModularArithmeticParams, step: number): num
 }
 
 /**
- * One optimizer update (step t ≥ 1): gradients, optional Grokfast-EMA
- * filter, AdamW with decoupled weight decay. Replaces the state's tensors and
- * returns the loss before the update.
+ * AdamW (decoupled weight decay, as in PyTorch) on one weight, in place,
+ * after the optional Grokfast-EMA filter g ← g + λ·EMA_α(g).
+ */
+function adamw(
+  w: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  g: Float32Array,
+  ema: Float32Array | null,
+  h: {
+    lr: number;
+    b1: number;
+    b2: number;
+    wd: number;
+    bc1: number;
+    bc2: number;
+    alpha: number;
+    lambda: number;
+  },
+): void {
+  const { lr, b1, b2, bc1, bc2, alpha, lambda } = h;
+  const decay = 1 - lr * h.wd;
+  for (let k = 0; k < w.length; k++) {
+    let gk = g[k]!;
+    if (ema) {
+      const e = alpha * ema[k]! + (1 - alpha) * gk;
+      ema[k] = e;
+      gk += lambda * e;
+    }
+    const mk = b1 * m[k]! + (1 - b1) * gk;
+    const vk = b2 * v[k]! + (1 - b2) * gk * gk;
+    m[k] = mk;
+    v[k] = vk;
+    w[k] = w[k]! * decay - (lr * (mk / bc1)) / (Math.sqrt(vk / bc2) + EPS);
+  }
+}
+
+/**
+ * One optimizer update (step t ≥ 1): gradients on the backend, then AdamW
+ * (with the optional Grokfast filter) in JS. Returns the loss before the update.
  */
 function update(
   model: Model,
@@ -133,35 +204,27 @@ function update(
   params: ModularArithmeticParams,
   t: number,
 ): number {
-  const lr = learningRate(params, t);
-  const { beta1: b1, beta2: b2, weight_decay: wd, grokfast } = params;
-  const bc1 = 1 - b1 ** t;
-  const bc2 = 1 - b2 ** t;
   let loss = Number.NaN;
-  const next = tf.tidy(() => {
+  const grads = tf.tidy(() => {
     const result = model.lossAndGrads(state.weights, batch);
     loss = result.loss;
-    const grads = result.grads;
-    let g = grads;
-    let ema: tf.Tensor[] = [];
-    if (grokfast && state.ema) {
-      ema = state.ema.map((e, i) => tf.add(tf.mul(e, grokfast.alpha), tf.mul(g[i]!, 1 - grokfast.alpha)));
-      g = g.map((gi, i) => tf.add(gi, tf.mul(ema[i]!, grokfast.lambda)));
-    }
-    const m = state.m.map((mi, i) => tf.add(tf.mul(mi, b1), tf.mul(g[i]!, 1 - b1)));
-    const v = state.v.map((vi, i) => tf.add(tf.mul(vi, b2), tf.mul(tf.square(g[i]!), 1 - b2)));
-    const weights = state.weights.map((w, i) => {
-      const decayed = wd > 0 ? tf.mul(w, 1 - lr * wd) : w;
-      const stepDir = tf.div(tf.div(m[i]!, bc1), tf.add(tf.sqrt(tf.div(v[i]!, bc2)), EPS));
-      return tf.sub(decayed, tf.mul(stepDir, lr));
-    });
-    return { weights, m, v, ema };
+    return result.grads.map((g) => g.dataSync() as Float32Array);
   });
-  tf.dispose([...state.weights, ...state.m, ...state.v, ...(state.ema ?? [])]);
-  state.weights = next.weights;
-  state.m = next.m;
-  state.v = next.v;
-  state.ema = state.ema ? next.ema : null;
+  const hyper = {
+    lr: learningRate(params, t),
+    b1: params.beta1,
+    b2: params.beta2,
+    wd: params.weight_decay,
+    bc1: 1 - params.beta1 ** t,
+    bc2: 1 - params.beta2 ** t,
+    alpha: params.grokfast?.alpha ?? 0,
+    lambda: params.grokfast?.lambda ?? 0,
+  };
+  state.w.forEach((w, i) => {
+    adamw(w, state.m[i]!, state.v[i]!, grads[i]!, state.ema?.[i] ?? null, hyper);
+  });
+  tf.dispose(state.weights);
+  state.weights = toTensors(model, state.w);
   return loss;
 }
 
@@ -190,11 +253,10 @@ function evaluate(model: Model, weights: tf.Tensor[], split: Split): { acc: numb
   return { acc: split.size > 0 ? correct / split.size : 0, loss: split.size > 0 ? lossSum / split.size : 0 };
 }
 
-function weightNorm(weights: tf.Tensor[]): number {
-  const s = tf.tidy(() => tf.sqrt(tf.addN(weights.map((w) => tf.sum(tf.square(w))))));
-  const n = (s.dataSync() as Float32Array)[0]!;
-  s.dispose();
-  return n;
+function weightNorm(arrays: Float32Array[]): number {
+  let sum = 0;
+  for (const a of arrays) for (let k = 0; k < a.length; k++) sum += a[k]! * a[k]!;
+  return Math.sqrt(sum);
 }
 
 function nextMinibatch(state: TrainState, train: Examples, size: number, p: number): Batch {
@@ -205,6 +267,34 @@ function nextMinibatch(state: TrainState, train: Examples, size: number, p: numb
   const idx = state.perm.subarray(state.cursor, state.cursor + size);
   state.cursor += size;
   return makeBatch(subset(train, idx), p);
+}
+
+/**
+ * A bare training loop for benchmarks: the trainer's own full-batch update on
+ * fresh weights, without evaluation, checkpoints or reporting.
+ */
+export async function createStepper(
+  input: ModularArithmeticParams,
+): Promise<{ backend: string; examples: number; step(): number; dispose(): void }> {
+  const params = { ...input, grokfast: input.grokfast ?? null };
+  const lease = await acquireBackend(params.backend, { kind: 'cpu' });
+  const model = makeModel(params);
+  const data = makeDataset(params.p, params.operation, params.data_fraction, params.seed);
+  const batch = makeBatch(data.train, params.p);
+  const state = freshState(model, params, 0.99);
+  return {
+    backend: lease.name,
+    examples: data.train.length,
+    step: () => {
+      state.step++;
+      return update(model, state, batch, params, state.step);
+    },
+    dispose: () => {
+      disposeState(state);
+      batch.dispose();
+      lease.release();
+    },
+  };
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -266,7 +356,7 @@ export async function trainModularArithmetic(
         valAcc: va.acc,
         trainLoss: tr.loss,
         valLoss: va.loss,
-        weightNorm: weightNorm(st.weights),
+        weightNorm: weightNorm(st.w),
       };
       st.recorder.record(point);
       ctx.report(point);

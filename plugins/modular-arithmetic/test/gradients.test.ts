@@ -24,7 +24,9 @@ describe('hand-written gradients', () => {
     it(`match finite differences: ${JSON.stringify(c)}`, () => {
       const params = modularArithmeticParams.parse({ p: 5, data_fraction: 0.6, ...c });
       const model = makeModel(params);
-      const weights = initWeights(model.specs, Rng.seeded(1, 'init'), 1);
+      const weights = initWeights(model.specs, Rng.seeded(1, 'init'), 1).map((a, i) =>
+        tf.tensor(a, model.specs[i]!.shape),
+      );
       const data = makeDataset(5, 'a+b', 0.6, 3);
       const batch = makeBatch(data.train, 5);
       const lossAt = (w: tf.Tensor[]) => {
