@@ -77,6 +77,30 @@ def measure_steps_per_s(base, k, device, min_seconds, min_steps, warmup=3):
     return steps / elapsed, peak
 
 
+def pack_equivalence(base, k, steps, device):
+    """Train k trials as one pack and each alone for `steps` steps; the largest metric differences.
+
+    Packing must not change what a trial learns: only floating-point summation order differs.
+    """
+    configs = trial_configs(base, k, vary=True)
+    packed = PackedModular(configs, device)
+    for _ in range(steps):
+        packed.step()
+    together = packed.evaluate()
+    del packed
+    worst = {"train_acc": 0.0, "val_acc": 0.0, "train_loss_rel": 0.0}
+    for i, c in enumerate(configs):
+        alone = PackedModular([c], device)
+        for _ in range(steps):
+            alone.step()
+        single = alone.evaluate()
+        worst["train_acc"] = max(worst["train_acc"], abs(together[0][i] - single[0][0]))
+        worst["val_acc"] = max(worst["val_acc"], abs(together[1][i] - single[1][0]))
+        rel = abs(together[2][i] - single[2][0]) / max(abs(single[2][0]), 1e-12)
+        worst["train_loss_rel"] = max(worst["train_loss_rel"], rel)
+    return {"pack": k, "steps": steps, "max_abs_diff": worst}
+
+
 def finite_or_null(x):
     """JSON has no NaN: a diverged run's metrics become null."""
     if isinstance(x, float):
@@ -189,6 +213,7 @@ def main():
     ap.add_argument("--threshold", type=float, default=0.99)
     ap.add_argument("--delay", type=int, default=500, help="grokking delay in steps (phase rule)")
     ap.add_argument("--precision", choices=["fp32", "tf32"], default="tf32")
+    ap.add_argument("--equivalence-steps", type=int, default=300, help="steps of the pack-vs-alone check")
     ap.add_argument("--measure-seconds", type=float, default=3.0, help="timing window per throughput point")
     ap.add_argument(
         "--time-budget", type=float, default=300.0, help="seconds for the whole phase diagram, shared by its packs"
@@ -203,7 +228,7 @@ def main():
         args.p, args.embed_dim, args.model_size = 11, 8, 16
         args.packs, args.sizes = "1,2,4", "8,16"
         args.steps, args.eval_every, args.delay = 40, 10, 10
-        args.measure_seconds, args.time_budget = 0.2, 30.0
+        args.measure_seconds, args.time_budget, args.equivalence_steps = 0.2, 30.0, 20
         wds, fractions, seeds = [0.1, 1.0], [0.3, 0.6], [0]
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     set_precision(args.precision)
@@ -238,6 +263,10 @@ def main():
         sps, _ = measure_steps_per_s({**base, "model_size": size}, 1, device, args.measure_seconds / 2, min_steps=10)
         single_by_size[size] = sps
 
+    # Packing changes speed, not results: a pack against the same trials trained one by one.
+    equivalence = pack_equivalence(base, min(8, max(packs)), args.equivalence_steps, device)
+    print(f"pack vs alone: {equivalence}", flush=True)
+
     # 2. The phase diagram, packed.
     trials, timings = map_phase_diagram(args, device, sizes, wds, fractions, seeds)
     packed_seconds = sum(t["seconds"] for t in timings)
@@ -250,6 +279,7 @@ def main():
         "environment": env,
         "settings": {k: v for k, v in vars(args).items()},
         "throughput": throughput,
+        "pack_equivalence": equivalence,
         "phase_diagram": {
             "grid": {"weight_decay": wds, "data_fraction": fractions, "model_size": sizes, "seed": seeds},
             "trials": len(trials),
@@ -278,7 +308,12 @@ def main():
         speedup = f"{t['speedup_vs_single']:.1f}x" if t["speedup_vs_single"] else "-"
         lines.append(f"| {t['pack']} | {t['steps_per_s']:.1f} | {t['trial_steps_per_s']:.1f} | {speedup} | {peak} |")
     pd = report["phase_diagram"]
+    diff = equivalence["max_abs_diff"]
     lines += [
+        "",
+        f"Pack of {equivalence['pack']} against the same trials trained alone, {equivalence['steps']} steps: "
+        f"largest difference train acc {diff['train_acc']:.4f}, val acc {diff['val_acc']:.4f}, "
+        f"train loss {diff['train_loss_rel']:.2e} (relative).",
         "",
         f"Phase diagram: {len(wds)} wd x {len(fractions)} fractions x {len(sizes)} sizes x {len(seeds)} seeds = "
         f"{len(trials)} trials, {args.steps} steps each, one pack per size:",

@@ -150,6 +150,8 @@ describe.runIf(runPythonTests(python))(`torch_modular.py (${which})`, () => {
     const report = JSON.parse(await readFile(join(out, 'pack_bench.json'), 'utf8'));
     expect(report.throughput.map((t: { pack: number }) => t.pack)).toEqual([1, 2, 4]);
     expect(report.throughput.every((t: { steps_per_s: number }) => t.steps_per_s > 0)).toBe(true);
+    expect(report.pack_equivalence.pack).toBe(4);
+    expect(report.pack_equivalence.max_abs_diff.train_acc).toBeLessThanOrEqual(0.05);
     expect(report.phase_diagram.trials).toBe(2 * 2 * 2);
     expect(report.phase_diagram.runs).toHaveLength(2 * 2 * 2);
     expect(await readFile(join(out, 'pack_bench.md'), 'utf8')).toContain('speed-up vs 1 trial');
