@@ -100,6 +100,46 @@ describe.each(storeKinds())('sweep end to end (%s store)', (kind: StoreKind) => 
     }
   });
 
+  it('runs a sweep larger than one partition as child sweeps, each trial once', async () => {
+    const trainer = spawnCli(['worker', '--queue', 'cpu', '--concurrency', '2'], cliEnv(server, kind));
+    try {
+      const file = writeSpec(specDir, 'partitioned', syntheticSpec(`partitioned-${run}`));
+      const result = await runCli(
+        [
+          'sweep',
+          'start',
+          file,
+          '--wait',
+          '--json',
+          '--partition-size',
+          '5',
+          '--continue-as-new-after',
+          '60',
+        ],
+        cliEnv(server, kind),
+      );
+      expect(result.code, result.stderr).toBe(0);
+      const out = JSON.parse(result.stdout) as SweepResult;
+      expect(out.status).toBe('completed');
+      expect(out.state.finished).toBe(12);
+      expect(out.state.byStatus).toEqual({ completed: 12 });
+      await expectEveryTrialOnce(out.sweepId, 12);
+      // Three children (5 + 5 + 2 trials), each its own workflow under the parent.
+      const children: string[] = [];
+      for await (const w of server.client.workflow.list({
+        query: `WorkflowId STARTS_WITH "${out.sweepId}.p"`,
+      })) {
+        children.push(w.workflowId);
+      }
+      expect(new Set(children).size).toBe(3);
+      expect((await store.getSweep(out.sweepId))?.status).toBe('completed');
+      await maybeRecordHistory(server.client, out.sweepId, `sweep-partitioned-parent-${kind}`);
+      await maybeRecordHistory(server.client, `${out.sweepId}.p0000`, `sweep-partition-child-${kind}`);
+    } finally {
+      await stopProcess(trainer);
+    }
+  });
+
   it('survives a trainer worker killed with SIGKILL mid-sweep: no trial lost or duplicated', async () => {
     const spec = syntheticSpec(`kill-${run}`, {
       budget: { trials: 8, parallel: 4 },

@@ -107,3 +107,40 @@ describe('sweep state', () => {
     expect(shouldDrainForContinueAsNew(10, true, 0, { maxHistoryEvents: 1000 })).toBe(true);
   });
 });
+
+describe('partitions', () => {
+  it('cover the plan in contiguous ranges and merge counts', async () => {
+    const { mergePartitionCounts, nextPartition } = await import('./sweep-state.js');
+    const ranges = [];
+    for (let r = nextPartition(0, 12, 5); r; r = nextPartition(r.end, 12, 5)) ranges.push(r);
+    expect(ranges).toEqual([
+      { start: 0, end: 5 },
+      { start: 5, end: 10 },
+      { start: 10, end: 12 },
+    ]);
+    const parent = initialSweepState(12, initialStaticState(spec()));
+    const merged = mergePartitionCounts(
+      mergePartitionCounts(parent, {
+        started: 5,
+        finished: 5,
+        byStatus: { completed: 5 },
+        byPhase: { grokking: 5 },
+        failures: 0,
+      }),
+      {
+        started: 5,
+        finished: 4,
+        byStatus: { completed: 3, error: 1 },
+        byPhase: { grokking: 1 },
+        failures: 1,
+      },
+    );
+    expect(merged).toMatchObject({
+      started: 10,
+      finished: 9,
+      failures: 1,
+      byStatus: { completed: 8, error: 1 },
+      byPhase: { grokking: 6 },
+    });
+  });
+});

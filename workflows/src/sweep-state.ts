@@ -92,3 +92,33 @@ export interface SweepProgress {
   running: RunningTrial[];
   historyLength: number;
 }
+
+/** The next index range of a partitioned sweep, or undefined when the plan is done. */
+export function nextPartition(
+  start: number,
+  planned: number,
+  size: number,
+): { start: number; end: number } | undefined {
+  if (start >= planned) return undefined;
+  return { start, end: Math.min(planned, start + size) };
+}
+
+/** Add a partition's counts to the parent's. */
+export function mergePartitionCounts(
+  parent: SweepState,
+  child: Pick<SweepState, 'finished' | 'started' | 'byStatus' | 'byPhase' | 'failures'>,
+): SweepState {
+  const byStatus = { ...parent.byStatus };
+  for (const [k, v] of Object.entries(child.byStatus)) byStatus[k] = (byStatus[k] ?? 0) + v;
+  const byPhase = { ...parent.byPhase };
+  for (const [k, v] of Object.entries(child.byPhase) as [PhaseName, number][])
+    byPhase[k] = (byPhase[k] ?? 0) + v;
+  return {
+    ...parent,
+    started: parent.started + child.started,
+    finished: parent.finished + child.finished,
+    failures: parent.failures + child.failures,
+    byStatus,
+    byPhase,
+  };
+}

@@ -6,8 +6,7 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
+  getExternalWorkflowHandle,
   isCancellation,
   proxyActivities,
   setHandler,
@@ -20,8 +19,10 @@ import {
   type TrialSummary,
   trainerTaskQueue,
 } from './activity-types.js';
+import { runPartitionedSweep, shouldPartition } from './partitioned-sweep.js';
 import { initialStaticState, staticSampler } from './samplers/static-sampler.js';
 import type { SweepSpec } from './spec.js';
+import { partitionProgressSignal, progressQuery, trialProgressSignal } from './sweep-messages.js';
 import {
   applyTrialSummary,
   DEFAULT_MAX_HISTORY_EVENTS,
@@ -46,7 +47,11 @@ export interface SweepInput {
     writeReport?: boolean;
     /** Minimum interval between progress signals from one trial. */
     progressIntervalMs?: number;
+    /** Grid/random sweeps above this many trials run as child sweeps of this size (default 20,000). */
+    partitionSize?: number;
   };
+  /** Set on a partition: the child sweep owns trial indices [start, end) of its parent's plan. */
+  partition?: { start: number; end: number; parentWorkflowId: string };
   /** Carried across continue-as-new; absent on the first run. */
   carried?: SweepState;
 }
@@ -59,11 +64,6 @@ export interface SweepResult {
   reportDir?: string;
 }
 
-export const progressQuery = defineQuery<SweepProgress>('progress');
-/** Sent (throttled) by running trials so `progress` can show each one's latest step. */
-export const trialProgressSignal =
-  defineSignal<[{ trialId: string; step: number; attempt: number }]>('trialProgress');
-
 /**
  * Runs a sweep: keeps up to `budget.parallel` trials in flight as `runTrial`
  * activities on the trainer queue the spec names, records each result once
@@ -75,7 +75,8 @@ export const trialProgressSignal =
  * spent.
  */
 export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
-  const { spec, sweepId } = input;
+  const { spec, sweepId, partition } = input;
+  if (!partition && shouldPartition(spec, input.options?.partitionSize)) return runPartitionedSweep(input);
   const limits = spec.limits;
   const trainer = proxyActivities<TrainerActivities>({
     taskQueue: trainerTaskQueue(spec.resources.queue),
@@ -100,14 +101,22 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const gridOrRandom = modelBased ? undefined : staticSampler(spec, sweepId);
   let state: SweepState =
     input.carried ??
-    initialSweepState(
-      modelBased ? spec.budget.trials : initialStaticState(spec).total,
-      modelBased ? initialSamplerState(spec) : initialStaticState(spec),
-    );
+    (modelBased
+      ? initialSweepState(spec.budget.trials, initialSamplerState(spec))
+      : partition
+        ? initialSweepState(partition.end - partition.start, {
+            kind: 'static',
+            nextIndex: partition.start,
+            total: partition.end,
+          })
+        : initialSweepState(initialStaticState(spec).total, initialStaticState(spec)));
   const maxHistoryEvents = input.options?.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
   const running = new Map<string, RunningTrial & { trial: PlannedTrial }>();
   let phase: SweepProgress['status'] = 'running';
-  let exhausted = state.sampler.nextIndex >= state.planned;
+  let exhausted =
+    state.sampler.kind === 'static'
+      ? state.sampler.nextIndex >= state.sampler.total
+      : state.sampler.nextIndex >= state.planned;
   // A model sampler may propose nothing while it waits for a batch; ask again only after a trial finishes.
   let proposeAfterFinished = -1;
 
@@ -134,7 +143,8 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     }
   });
 
-  if (!input.carried) await control.registerSweep({ sweepId, spec, plannedTrials: state.planned });
+  if (!input.carried && !partition)
+    await control.registerSweep({ sweepId, spec, plannedTrials: state.planned });
 
   const onFinished = (
     summary: Pick<TrialSummary, 'trialId' | 'index' | 'status' | 'phase' | 'metric'>,
@@ -217,6 +227,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
           exhausted = true;
         }
         if (drain && !stop && !exhausted) {
+          if (partition) await reportToParent(partition.parentWorkflowId, state);
           await continueAsNew<typeof sweepWorkflow>({
             ...input,
             carried: { ...state, runs: state.runs + 1 },
@@ -244,18 +255,23 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
           }),
         ),
       );
-      await control.finishSweep({
-        sweepId,
-        status: 'cancelled',
-        verdict: 'cancelled by request',
-        writeReport: false,
-      });
+      if (!partition) {
+        await control.finishSweep({
+          sweepId,
+          status: 'cancelled',
+          verdict: 'cancelled by request',
+          writeReport: false,
+        });
+      }
     });
     throw err;
   }
 
   phase = 'finishing';
   const status = state.stopReason ? 'failed' : 'completed';
+  // A partition's parent records the sweep's end and writes its report.
+  if (partition)
+    return { sweepId, status, ...(state.stopReason ? { verdict: state.stopReason } : {}), state };
   const finished = await control.finishSweep({
     sweepId,
     status,
@@ -269,6 +285,14 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     state,
     ...(finished.reportDir ? { reportDir: finished.reportDir } : {}),
   };
+}
+
+/** A partition tells its parent its counts at each continue-as-new, so the parent's progress stays live. */
+async function reportToParent(parentWorkflowId: string, state: SweepState): Promise<void> {
+  const { finished, started, byStatus, byPhase, failures } = state;
+  await getExternalWorkflowHandle(parentWorkflowId)
+    .signal(partitionProgressSignal, { finished, started, byStatus, byPhase, failures })
+    .catch(() => undefined);
 }
 
 function failureReason(err: unknown): string {

@@ -42,6 +42,9 @@ export function registerSweepCommands(program: Command): void {
     .option('--continue-as-new-after <events>', 'history events per workflow run', (v) =>
       Number.parseInt(v, 10),
     )
+    .option('--partition-size <trials>', 'run grid/random sweeps above this size as child sweeps', (v) =>
+      Number.parseInt(v, 10),
+    )
     .option('--json', 'machine-readable output')
     .action(
       async (
@@ -52,6 +55,7 @@ export function registerSweepCommands(program: Command): void {
           withWorkers?: boolean;
           concurrency?: number;
           continueAsNewAfter?: number;
+          partitionSize?: number;
           json?: boolean;
         },
       ) => {
@@ -78,6 +82,7 @@ export function registerSweepCommands(program: Command): void {
         try {
           const { attached } = await startSweep(connected.client, spec, sweepId, {
             ...(opts.continueAsNewAfter ? { maxHistoryEvents: opts.continueAsNewAfter } : {}),
+            ...(opts.partitionSize ? { partitionSize: opts.partitionSize } : {}),
           });
           if (opts.json && !opts.wait) printJson({ sweepId, attached });
           else if (!opts.wait)

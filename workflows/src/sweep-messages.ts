@@ -1,0 +1,15 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { SweepProgress, SweepState } from './sweep-state.js';
+
+// Queries and signals of the sweep workflow, in their own module so the
+// partitioned parent and the client share them without an import cycle.
+
+export const progressQuery = defineQuery<SweepProgress>('progress');
+/** A partition's counts so far, sent to its parent sweep. */
+export const partitionProgressSignal =
+  defineSignal<[Pick<SweepState, 'finished' | 'started' | 'byStatus' | 'byPhase' | 'failures'>]>(
+    'partitionProgress',
+  );
+/** Sent (throttled) by running trials so `progress` can show each one's latest step. */
+export const trialProgressSignal =
+  defineSignal<[{ trialId: string; step: number; attempt: number }]>('trialProgress');
