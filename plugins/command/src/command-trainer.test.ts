@@ -452,6 +452,19 @@ describe('cancellation', () => {
     expect(ctx.saved.map((c) => c.step)).toEqual([2]);
   });
 
+  it('stops a program that runs past its time limit and reports timed_out', async () => {
+    const trainer = await fake('slow', `${progress(1, 0.2)}\n${progress(2, 0.3)}\nawait sleep(60_000);`, {
+      timeoutMs: 500,
+    });
+    const ctx = createTestContext();
+    const outcome = await trainer.train({ max_steps: 1000 }, ctx);
+    expect(outcome.status).toBe('timed_out');
+    expect(outcome.reason).toContain('ran longer than its limit of 500 ms');
+    expect(outcome.maxSteps).toBe(1000);
+    // However far it got before the limit (that depends on the machine's speed) is kept.
+    expect([[], [1], [1, 2]]).toContainEqual(outcome.curves.map((c) => c.step));
+  });
+
   it('does not start the program when the trial is already cancelled', async () => {
     const marker = join(dir, 'started');
     const trainer = await fake(

@@ -47,6 +47,11 @@ export interface CommandTrainerConfig {
   paramsSchema?: z.ZodType;
   /** Time between SIGTERM and SIGKILL when a trial is cancelled or breaks the protocol. Default 10 s. */
   graceMs?: number;
+  /**
+   * Wall-clock limit of one attempt: past it the program is stopped (SIGTERM, then SIGKILL)
+   * and the trial ends `timed_out` with its curve so far. Default: none.
+   */
+  timeoutMs?: number;
   /** Where per-trial working directories go. Default: the OS temp dir. */
   workDir?: string;
   /** Largest checkpoint the host will store. Default 1 GiB. */
@@ -100,6 +105,7 @@ class CommandRun {
   private child: ChildProcess | undefined;
   private killTimer: NodeJS.Timeout | undefined;
   private killedHard = false;
+  private timedOut = false;
   private checkpointDir = '';
 
   constructor(
@@ -197,6 +203,15 @@ class CommandRun {
         this.terminate();
       };
       this.ctx.signal.addEventListener('abort', onAbort, { once: true });
+      const limit = this.config.timeoutMs;
+      const wallTimer =
+        limit === undefined
+          ? undefined
+          : setTimeout(() => {
+              this.timedOut = true;
+              this.log.warn({ timeoutMs: limit }, 'trial ran past its time limit; stopping the program');
+              this.terminate();
+            }, limit);
 
       let spawnFailed = false;
       child.on('error', (err) => {
@@ -230,6 +245,7 @@ class CommandRun {
         child.stdin?.destroy();
         if (this.killTimer) clearTimeout(this.killTimer);
         if (drainTimer) clearTimeout(drainTimer);
+        if (wallTimer) clearTimeout(wallTimer);
         // Whatever the program left behind in its process group (a data-loader worker, a
         // forgotten helper) must not outlive the trial, holding a GPU or a core.
         this.killGroup('SIGKILL');
@@ -424,10 +440,16 @@ class CommandRun {
     const how =
       exit === null ? '' : exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
 
+    const hard = this.killedHard ? ` after ignoring SIGTERM for ${this.graceMs} ms` : '';
     if (end.cancelled) {
       if (exit === null) return recorded('cancelled', 'cancelled by the host before the program started');
-      const hard = this.killedHard ? ` after ignoring SIGTERM for ${this.graceMs} ms` : '';
       return recorded('cancelled', `cancelled by the host; program ${how}${hard}`);
+    }
+    if (this.timedOut) {
+      return recorded(
+        'timed_out',
+        `ran longer than its limit of ${this.config.timeoutMs} ms; program ${how}${hard}`,
+      );
     }
     if (this.hostError) return recorded('error', this.hostError);
     if (this.protocolError) return recorded('error', `protocol error: ${this.protocolError}`);

@@ -18,7 +18,15 @@ describe('commandTrainerConfigs', () => {
     const [a, b] = commandTrainerConfigs(
       {
         trainers: [
-          { name: 'a', program: './bin/train', cwd: 'runs', args: ['x.py'], env: { K: 'v' }, grace_ms: 50 },
+          {
+            name: 'a',
+            program: './bin/train',
+            cwd: 'runs',
+            args: ['x.py'],
+            env: { K: 'v' },
+            grace_ms: 50,
+            timeout_ms: 3_600_000,
+          },
           { name: 'b', program: 'python3' },
         ],
       },
@@ -30,6 +38,7 @@ describe('commandTrainerConfigs', () => {
       args: ['x.py'],
       env: { K: 'v' },
       graceMs: 50,
+      timeoutMs: 3_600_000,
     });
     expect(b).toMatchObject({ program: 'python3', cwd: '/etc/grokmap', args: [], env: {} });
   });
