@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects so CI and developers can run the fast unit tests alone, and
-// the integration / fault suites (real Temporal server, real databases) apart.
+// Projects so CI and developers can run the fast unit tests alone, the
+// property-based spec tests, and the integration / fault suites (real
+// Temporal server, real databases) apart.
 export default defineConfig({
   test: {
     projects: [
@@ -22,6 +23,13 @@ export default defineConfig({
           testTimeout: 600_000,
           hookTimeout: 300_000,
           fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'property',
+          include: ['test/property/**/*.test.ts'],
+          testTimeout: 600_000,
         },
       },
       {
