@@ -10,6 +10,7 @@ import {
   createCommandTrainer,
   MAX_LINE_BYTES,
   STDERR_TAIL_LINES,
+  visibleDevicesFor,
 } from './command-trainer.js';
 
 // Small fake trainer programs (Node scripts), each breaking or honouring the
@@ -344,10 +345,19 @@ describe('what the program is given', () => {
       'gpu',
       `out({ type: 'result', status: 'completed', steps: 1, max_steps: 1, final: { train_acc: 0, val_acc: 0 },
          extra: { cuda: process.env.CUDA_VISIBLE_DEVICES, device: process.env.GROKMAP_DEVICE } });`,
+      // The GPUs this worker may use, as an operator would restrict them.
+      { env: { CUDA_VISIBLE_DEVICES: '7,8,9,10' } },
     );
     const ctx = { ...createTestContext(), device: { kind: 'gpu' as const, index: 3 } };
     const outcome = await trainer.train({}, ctx);
-    expect(outcome.extra).toEqual({ cuda: '3', device: 'cuda' });
+    expect(outcome.extra).toEqual({ cuda: '10', device: 'cuda' });
+  });
+
+  it('counts GPU indices among the devices the worker may use', () => {
+    expect(visibleDevicesFor({ kind: 'gpu', index: 1 }, '4,6')).toBe('6');
+    expect(visibleDevicesFor({ kind: 'gpu', index: 2 }, undefined)).toBe('2');
+    expect(visibleDevicesFor({ kind: 'gpu' }, ' 3 , 5')).toBe('3');
+    expect(visibleDevicesFor({ kind: 'cpu' }, '0,1')).toBe('');
   });
 
   it('unpacks a stored checkpoint into the new checkpoint dir and names it in resume', async () => {

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import {
   type AnyTrainer,
   CurveRecorder,
+  type DeviceAssignment,
   defineTrainer,
   type TrainerContext,
   type TrialOutcome,
@@ -91,6 +92,21 @@ function maxStepsOf(params: unknown): number | undefined {
   return undefined;
 }
 
+/**
+ * CUDA_VISIBLE_DEVICES for a trial's program. A GPU index counts among the
+ * GPUs the worker itself may use: when the worker runs with
+ * CUDA_VISIBLE_DEVICES=4,6, GPU index 1 is physical device 6.
+ */
+export function visibleDevicesFor(device: DeviceAssignment, workerVisible: string | undefined): string {
+  if (device.kind !== 'gpu') return '';
+  const index = device.index ?? 0;
+  const visible = (workerVisible ?? '')
+    .split(',')
+    .map((d) => d.trim())
+    .filter((d) => d !== '');
+  return visible[index] ?? String(index);
+}
+
 /** One trial: one program process, its stdout protocol, its checkpoints. */
 class CommandRun {
   private readonly log: Logger;
@@ -164,7 +180,10 @@ class CommandRun {
       ...(this.config.inheritEnv === false ? {} : process.env),
       ...this.config.env,
       // Pin the program to its device: one trial per GPU, and CPU trials see no GPU at all.
-      CUDA_VISIBLE_DEVICES: device.kind === 'gpu' ? String(device.index ?? 0) : '',
+      CUDA_VISIBLE_DEVICES: visibleDevicesFor(
+        device,
+        this.config.env?.CUDA_VISIBLE_DEVICES ?? process.env.CUDA_VISIBLE_DEVICES,
+      ),
       GROKMAP_PROTOCOL: String(PROTOCOL_VERSION),
       GROKMAP_STDIN_OPEN: '1',
       GROKMAP_PARAMS_FILE: paramsPath,
