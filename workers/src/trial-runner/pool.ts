@@ -140,8 +140,11 @@ export class TrialProcessPool {
       // Until its first report a trial may still be loading its plugin (slow on a busy machine).
       let reported = false;
       let killedFor: 'hang' | 'memory' | undefined;
+      let graceKill: NodeJS.Timeout | undefined;
       const finish = (result: TrialRunResult) => {
         clearInterval(watchdog);
+        // The process outlives this trial (it is reused): its grace-period kill must not hit the next one.
+        clearTimeout(graceKill);
         signal.removeEventListener('abort', onAbort);
         child.off('message', onMessage);
         child.off('exit', onExit);
@@ -193,7 +196,7 @@ export class TrialProcessPool {
         const reason = String(signal.reason ?? 'aborted');
         this.send(child, { type: 'abort', reason });
         // A trainer that ignores its abort signal is killed after a grace period.
-        setTimeout(() => {
+        graceKill = setTimeout(() => {
           if (child.exitCode === null && slot.child === child) child.kill('SIGKILL');
         }, 15_000).unref();
       };
