@@ -1,14 +1,8 @@
 import { readFileSync } from 'node:fs';
-import {
-  connectionFromEnv,
-  connectOptions,
-  ensureTemporal,
-  grokmapHome,
-  type TemporalConnectionSettings,
-} from '@grokmap/infra';
-import { TrainerRegistry } from '@grokmap/workers';
+import type { TemporalConnectionSettings } from '@grokmap/infra';
+import { TrainerRegistry } from '@grokmap/workers/registry';
 import { type SpecCheck, validateSpecText } from '@grokmap/workflows';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import pino, { type Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 
@@ -70,6 +64,9 @@ export interface Connected {
 
 /** A client for the configured server, starting the embedded dev server if none is configured. */
 export async function connectClient(logger: Logger): Promise<Connected> {
+  // Loaded here, not at the top: commands that never talk to a server (validate) start faster.
+  const { connectionFromEnv, connectOptions, ensureTemporal, grokmapHome } = await import('@grokmap/infra');
+  const { Client, Connection } = await import('@temporalio/client');
   const { settings, server } = await ensureTemporal({
     home: grokmapHome(),
     logger,

@@ -1,10 +1,17 @@
 import { formatProblems, sweepIdFor } from '@grokmap/workflows';
 import type { Command } from 'commander';
 import { CliError, checkSpecFile, connectClient, createLogger } from '../context.js';
-import { openResultsStore, startLocalWorkers } from '../local-workers.js';
-import { renderPhaseGrid } from '../phase-grid.js';
-import { queryProgress, startSweep, storedTrials, sweptNames, waitForSweep } from '../sweep-client.js';
-import { watchSweep } from '../watch.js';
+
+/** What starting, following and reporting need; loaded only by the commands that use it. */
+async function runtime() {
+  const [local, grid, client, watch] = await Promise.all([
+    import('../local-workers.js'),
+    import('../phase-grid.js'),
+    import('../sweep-client.js'),
+    import('../watch.js'),
+  ]);
+  return { ...local, ...grid, ...client, ...watch };
+}
 
 function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -59,6 +66,15 @@ export function registerSweepCommands(program: Command): void {
           json?: boolean;
         },
       ) => {
+        const {
+          openResultsStore,
+          startLocalWorkers,
+          renderPhaseGrid,
+          startSweep,
+          storedTrials,
+          sweptNames,
+          waitForSweep,
+        } = await runtime();
         const logger = createLogger(!!opts.json);
         const check = await checkSpecFile(file);
         if (!check.ok) {
@@ -115,6 +131,7 @@ export function registerSweepCommands(program: Command): void {
     .description("a sweep's progress: counts by status and phase, running trials, its phase grid")
     .option('--json', 'machine-readable output')
     .action(async (sweepId: string, opts: { json?: boolean }) => {
+      const { openResultsStore, renderPhaseGrid, queryProgress, storedTrials, sweptNames } = await runtime();
       const logger = createLogger(!!opts.json);
       const store = await openResultsStore(logger);
       try {
@@ -154,6 +171,7 @@ export function registerSweepCommands(program: Command): void {
     .command('watch <id>')
     .description('follow a sweep live: a progress bar and its phase grid filling in')
     .action(async (sweepId: string) => {
+      const { openResultsStore, watchSweep } = await runtime();
       const logger = createLogger(false);
       const connected = await connectClient(logger);
       const store = await openResultsStore(logger);
