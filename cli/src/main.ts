@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerPluginCommands } from './commands/plugin.js';
 import { registerServerCommand } from './commands/server.js';
 import { registerSweepCommands } from './commands/sweep.js';
 import { registerWorkerCommand } from './commands/worker.js';
@@ -13,6 +14,7 @@ const program = new Command('grokmap')
 registerDemoCommand(program);
 registerSweepCommands(program);
 registerWorkerCommand(program);
+registerPluginCommands(program);
 registerServerCommand(program);
 
 try {

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { commandTrainerConfigs, commandTrainerEntrySchema } from '@grokmap/plugin-command';
 import type { AnyTrainer } from '@grokmap/plugin-sdk';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -13,20 +14,12 @@ import { z } from 'zod';
 export const workerConfigSchema = z.strictObject({
   /** Extra trainer plugins: a path (relative to the config file) or an installed package name. */
   plugins: z.array(z.strictObject({ module: z.string().min(1) })).default([]),
-  /** External programs registered as trainers through the command plugin. */
-  command_trainers: z
-    .array(
-      z.strictObject({
-        name: z.string().regex(/^[a-z][a-z0-9-]*$/),
-        program: z.string().min(1),
-        args: z.array(z.string()).default([]),
-        env: z.record(z.string(), z.string()).default({}),
-        cwd: z.string().optional(),
-        grace_ms: z.number().int().positive().optional(),
-        description: z.string().optional(),
-      }),
-    )
-    .default([]),
+  /**
+   * External programs registered as trainers through the command plugin: the
+   * same entries as a command trainers file (PROTOCOL.md), paths relative to
+   * the config file's folder.
+   */
+  command_trainers: z.array(commandTrainerEntrySchema).default([]),
 });
 export type WorkerConfig = z.output<typeof workerConfigSchema> & { baseDir: string };
 
@@ -79,29 +72,25 @@ export class TrainerRegistry {
   constructor(config: WorkerConfig = loadWorkerConfig()) {
     for (const [name, loader] of Object.entries(BUILT_IN)) this.loaders.set(name, loader);
     for (const plugin of config.plugins) {
-      const spec =
-        plugin.module.startsWith('.') || path.isAbsolute(plugin.module)
-          ? pathToFileURL(path.resolve(config.baseDir, plugin.module)).href
-          : plugin.module;
       // The plugin's own name is known only once loaded; register lazily under a placeholder.
       this.pending.push(async () => {
+        const spec = resolvePluginModule(plugin.module, config.baseDir);
         const trainer = defaultExport(await import(spec), plugin.module);
         this.loaders.set(trainer.name, async () => trainer);
       });
     }
-    for (const cmd of config.command_trainers) {
-      this.loaders.set(cmd.name, async () => {
-        const { createCommandTrainer } = await import('@grokmap/plugin-command');
-        return createCommandTrainer({
-          name: cmd.name,
-          program: cmd.program,
-          args: cmd.args,
-          env: cmd.env,
-          ...(cmd.cwd ? { cwd: path.resolve(config.baseDir, cmd.cwd) } : {}),
-          ...(cmd.grace_ms ? { graceMs: cmd.grace_ms } : {}),
-          ...(cmd.description ? { description: cmd.description } : {}),
-        }) as AnyTrainer;
-      });
+    if (config.command_trainers.length > 0) {
+      const commands = commandTrainerConfigs(
+        { trainers: config.command_trainers },
+        config.baseDir,
+        'command_trainers',
+      );
+      for (const cmd of commands) {
+        this.loaders.set(cmd.name, async () => {
+          const { createCommandTrainer } = await import('@grokmap/plugin-command');
+          return createCommandTrainer(cmd);
+        });
+      }
     }
   }
 
@@ -133,4 +122,91 @@ export class TrainerRegistry {
     }
     return p;
   }
+}
+
+/**
+ * What `import()` should load for a worker config's `plugins[].module`:
+ *
+ * - a path (`./x`, `../x`, `/x`) resolves from the config file's folder; a
+ *   folder is a package, loaded through its package.json entry point;
+ * - a package name resolves from the config file's folder (its
+ *   `node_modules` and those above it), then from the current directory,
+ *   then as the worker's own dependency — not from this source file's
+ *   location, so a package installed next to the config is found.
+ */
+export function resolvePluginModule(module: string, baseDir: string): string {
+  if (module.startsWith('.') || path.isAbsolute(module)) {
+    const target = path.resolve(baseDir, module);
+    const file = isDirectory(target) ? packageEntry(target) : target;
+    return pathToFileURL(file).href;
+  }
+  const [scopeOrName, maybeName, ...subpath] = module.split('/');
+  const packageName = scopeOrName?.startsWith('@') ? `${scopeOrName}/${maybeName}` : scopeOrName!;
+  const rest = scopeOrName?.startsWith('@') ? subpath : [maybeName, ...subpath].filter(Boolean);
+  for (const start of [baseDir, process.cwd()]) {
+    const dir = findPackageDir(packageName, start);
+    if (dir === undefined) continue;
+    const file = rest.length > 0 ? path.join(dir, ...(rest as string[])) : packageEntry(dir);
+    return pathToFileURL(file).href;
+  }
+  return module;
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function findPackageDir(name: string, start: string): string | undefined {
+  for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'node_modules', name);
+    if (existsSync(path.join(candidate, 'package.json'))) return candidate;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+const ENTRY_CONDITIONS = ['import', 'node', 'module', 'default'];
+
+/** The ESM entry of the package in `dir`: `exports["."]` (import/node/default), else `module`/`main`, else index. */
+function packageEntry(dir: string): string {
+  const manifest = path.join(dir, 'package.json');
+  if (!existsSync(manifest)) {
+    const index = ['index.js', 'index.mjs', 'index.ts'].map((f) => path.join(dir, f)).find(existsSync);
+    if (index) return index;
+    throw new Error(`plugin folder ${dir} has neither a package.json nor an index file`);
+  }
+  const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as {
+    exports?: unknown;
+    module?: string;
+    main?: string;
+  };
+  const fromExports = exportTarget(pkg.exports);
+  const relative = fromExports ?? pkg.module ?? pkg.main ?? 'index.js';
+  return path.resolve(dir, relative);
+}
+
+function exportTarget(exports: unknown): string | undefined {
+  if (typeof exports === 'string') return exports;
+  if (Array.isArray(exports)) {
+    for (const e of exports) {
+      const t = exportTarget(e);
+      if (t) return t;
+    }
+    return undefined;
+  }
+  if (exports && typeof exports === 'object') {
+    const map = exports as Record<string, unknown>;
+    if ('.' in map) return exportTarget(map['.']);
+    if (Object.keys(map).some((k) => k.startsWith('.'))) return undefined;
+    for (const condition of ENTRY_CONDITIONS) {
+      if (condition in map) {
+        const t = exportTarget(map[condition]);
+        if (t) return t;
+      }
+    }
+  }
+  return undefined;
 }
