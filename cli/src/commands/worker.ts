@@ -20,6 +20,12 @@ function parseGpus(value: string): number[] {
   return gpus;
 }
 
+function parseIsolation(value: string): 'process' | 'inline' {
+  if (value !== 'process' && value !== 'inline')
+    throw new CliError(`--isolation: expected process or inline, got '${value}'`);
+  return value;
+}
+
 export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
@@ -35,6 +41,11 @@ export function registerWorkerCommand(program: Command): void {
     .option('--memory-limit-mb <n>', 'kill a trial whose process grows past this', (v) =>
       Number.parseInt(v, 10),
     )
+    .option(
+      '--isolation <mode>',
+      'process (default): each trial in its own child process; inline: in the worker process (trusted, instant trainers only, e.g. benchmarks)',
+      parseIsolation,
+    )
     .option('--json', 'JSON logs')
     .action(
       async (opts: {
@@ -43,6 +54,7 @@ export function registerWorkerCommand(program: Command): void {
         gpus?: number[];
         config?: string;
         memoryLimitMb?: number;
+        isolation?: 'process' | 'inline';
         json?: boolean;
       }) => {
         const logger = createLogger(!!opts.json);
@@ -69,6 +81,7 @@ export function registerWorkerCommand(program: Command): void {
                 ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
                 ...(opts.gpus ? { gpus: opts.gpus } : {}),
                 ...(opts.memoryLimitMb ? { memoryLimitMb: opts.memoryLimitMb } : {}),
+                ...(opts.isolation ? { isolation: opts.isolation } : {}),
                 store,
                 checkpointDir: process.env.GROKMAP_CHECKPOINT_DIR ?? path.join(grokmapHome(), 'checkpoints'),
                 logger,
