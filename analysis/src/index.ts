@@ -6,3 +6,4 @@ export * from './phase-map.js';
 export * from './reference.js';
 export * from './report/index.js';
 export * from './types.js';
+export * from './regression.js';

@@ -2,6 +2,8 @@
 import { Command } from 'commander';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerPluginCommands } from './commands/plugin.js';
+import { registerRegressionCommands } from './commands/regression.js';
+import { registerScheduleCommands } from './commands/schedule.js';
 import { registerServerCommand } from './commands/server.js';
 import { registerSweepCommands } from './commands/sweep.js';
 import { registerWorkerCommand } from './commands/worker.js';
@@ -13,6 +15,8 @@ const program = new Command('grokmap')
 
 registerDemoCommand(program);
 registerSweepCommands(program);
+registerScheduleCommands(program);
+registerRegressionCommands(program);
 registerWorkerCommand(program);
 registerPluginCommands(program);
 registerServerCommand(program);

@@ -1,4 +1,5 @@
 export * from './activities/control-activities.js';
+export * from './activities/regression-activities.js';
 export * from './activities/trainer-activities.js';
 export * from './analysed.js';
 export * from './checkpoints.js';

@@ -4,6 +4,7 @@ import { CONTROL_TASK_QUEUE, trainerTaskQueue } from '@grokmap/workflows';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createControlActivities } from './activities/control-activities.js';
+import { createRegressionActivities } from './activities/regression-activities.js';
 import { createTrainerActivities } from './activities/trainer-activities.js';
 import { TrainerRegistry } from './registry.js';
 import type { ResultsStore } from './store/types.js';
@@ -96,6 +97,8 @@ export interface ControlWorkerOptions {
   store: ResultsStore;
   logger: Logger;
   writeReport?: (sweepId: string) => Promise<string>;
+  /** Where regression pages go for sweeps without a report folder. */
+  reportsDir?: string;
 }
 
 export const WORKFLOWS_PATH = fileURLToPath(import.meta.resolve('@grokmap/workflows/workflows'));
@@ -106,11 +109,18 @@ export async function startControlWorker(opts: ControlWorkerOptions): Promise<Ru
     namespace: opts.namespace,
     taskQueue: CONTROL_TASK_QUEUE,
     workflowsPath: WORKFLOWS_PATH,
-    activities: createControlActivities({
-      store: opts.store,
-      logger: opts.logger,
-      ...(opts.writeReport ? { writeReport: opts.writeReport } : {}),
-    }),
+    activities: {
+      ...createControlActivities({
+        store: opts.store,
+        logger: opts.logger,
+        ...(opts.writeReport ? { writeReport: opts.writeReport } : {}),
+      }),
+      ...createRegressionActivities({
+        store: opts.store,
+        logger: opts.logger,
+        ...(opts.reportsDir ? { reportsDir: opts.reportsDir } : {}),
+      }),
+    },
   });
   opts.logger.info({ queue: CONTROL_TASK_QUEUE }, 'control worker started');
   return runWorker(worker, async () => undefined);

@@ -3,6 +3,8 @@
 
 export * from './activity-types.js';
 export * from './prng.js';
+export * from './regression-types.js';
+export type { RegressionInput, RegressionResult } from './regression-workflow.js';
 export * from './samplers/sampler.js';
 export * from './samplers/static-sampler.js';
 export * from './search-space.js';

@@ -135,6 +135,17 @@ export const sweepSpecSchema = z
       .strictObject({
         max_changed_cells: z.number().min(0).max(1).default(0.1),
         max_boundary_shift: z.number().nonnegative().default(0.1),
+        /** What a scheduled run is compared with: a sweep id, `last-pass` (the default) or `none`. */
+        baseline: z.string().min(1).optional(),
+        /** Share of the baseline's cells whose seeds must agree; below it the verdict is inconclusive. */
+        min_confidence: z.number().min(0).max(1).default(0.5),
+        /**
+         * Boundary points whose baseline interval is wider than this share of the
+         * sampled range are too uncertain to judge a shift on.
+         */
+        max_baseline_width: z.number().gt(0).max(1).default(0.5),
+        /** Regressed when the median delay ratio R changes by more than this factor (off when absent). */
+        max_delay_ratio_change: z.number().gt(1).optional(),
       })
       .optional(),
   })

@@ -21,6 +21,7 @@ export {
   referenceFigures,
   writeReferenceReport,
 } from './reference-report.js';
+export { type RegressionPageInput, type RegressionSide, writeRegressionPage } from './regression-page.js';
 export { renderSvg, svgToPng } from './render.js';
 export { CELL_PHASES, PHASE_COLORS } from './style.js';
 export {

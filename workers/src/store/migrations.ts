@@ -82,6 +82,24 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'regressions',
+    statements: (t) => [
+      // One verdict per sweep: a scheduled run's comparison with its baseline.
+      `CREATE TABLE regressions (
+        sweep_id TEXT PRIMARY KEY,
+        schedule_name TEXT,
+        spec_name TEXT NOT NULL,
+        baseline_sweep_id TEXT,
+        verdict TEXT NOT NULL CHECK (verdict IN ('pass', 'regressed', 'inconclusive', 'baseline')),
+        details ${t.json} NOT NULL,
+        created_at ${t.timestamp} NOT NULL
+      )`,
+      'CREATE INDEX regressions_by_schedule ON regressions (schedule_name, created_at)',
+      'CREATE INDEX regressions_by_spec ON regressions (spec_name, created_at)',
+    ],
+  },
 ];
 
 function checkOrder(migrations: readonly Migration[]): void {

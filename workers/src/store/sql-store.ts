@@ -8,6 +8,8 @@ import type { SqlDriver, SqlParam, SqlRow, SqlSession } from './sql-driver.js';
 import {
   FINAL_TRIAL_STATUSES,
   type PhaseLabel,
+  type RegressionRecord,
+  type RegressionVerdictLabel,
   type ResultsStore,
   type SweepRecord,
   type SweepStatus,
@@ -26,6 +28,10 @@ import {
 const SWEEP_STATUSES: readonly SweepStatus[] = ['running', 'completed', 'failed', 'cancelled'];
 const TRIAL_STATUSES: readonly TrialRecordStatus[] = ['running', ...FINAL_TRIAL_STATUSES];
 const PHASES: readonly PhaseLabel[] = ['comprehension', 'grokking', 'memorization', 'confusion'];
+
+const REGRESSION_VERDICTS: readonly RegressionVerdictLabel[] = ['pass', 'regressed', 'inconclusive', 'baseline'];
+/** Verdicts that make a sweep the baseline of later `last-pass` runs. */
+const PASSING: readonly RegressionVerdictLabel[] = ['pass', 'baseline'];
 
 const paramsSchema = z.record(z.string(), z.unknown());
 const storedOutcomeSchema = trialOutcomeSchema.omit({ curves: true });
@@ -48,6 +54,16 @@ const sweepInput = z.object({
   finishedAt: isoInstant.optional(),
   verdict: z.string().optional(),
   reportDir: z.string().optional(),
+});
+
+const regressionInput = z.object({
+  sweepId: z.string().min(1),
+  scheduleName: z.string().min(1).nullable(),
+  specName: z.string().min(1),
+  baselineSweepId: z.string().min(1).nullable(),
+  verdict: z.enum(REGRESSION_VERDICTS as [RegressionVerdictLabel, ...RegressionVerdictLabel[]]),
+  details: z.unknown(),
+  createdAt: z.iso.datetime({ offset: true }),
 });
 
 const trialIdentity = { sweepId: id, trialId: id, index: nonNegativeInt, params: paramsSchema };
@@ -260,6 +276,61 @@ export class SqlResultsStore implements ResultsStore {
     return rows.map((row) => readCurvePoint(trialId, row));
   }
 
+  async saveRegression(record: RegressionRecord): Promise<void> {
+    const r = validate(regressionInput, record, `regression of sweep ${record?.sweepId}`);
+    // A retried save keeps the first creation time, so the order of runs never changes.
+    await this.driver.query(
+      `INSERT INTO regressions (sweep_id, schedule_name, spec_name, baseline_sweep_id, verdict, details, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (sweep_id) DO UPDATE SET
+         schedule_name = excluded.schedule_name, spec_name = excluded.spec_name,
+         baseline_sweep_id = excluded.baseline_sweep_id, verdict = excluded.verdict, details = excluded.details`,
+      [
+        r.sweepId,
+        r.scheduleName,
+        r.specName,
+        r.baselineSweepId,
+        r.verdict,
+        JSON.stringify(r.details ?? null),
+        utc(r.createdAt),
+      ],
+    );
+  }
+
+  async getRegression(sweepId: string): Promise<RegressionRecord | undefined> {
+    const rows = await this.driver.query('SELECT * FROM regressions WHERE sweep_id = ?', [sweepId]);
+    return rows[0] && readRegression(rows[0]);
+  }
+
+  async listRegressions(filter: { scheduleName?: string; limit?: number } = {}): Promise<RegressionRecord[]> {
+    const where = filter.scheduleName === undefined ? '' : 'WHERE schedule_name = ?';
+    const limit = filter.limit === undefined ? '' : `LIMIT ${Math.max(0, Math.floor(filter.limit))}`;
+    const rows = await this.driver.query(
+      `SELECT * FROM regressions ${where} ORDER BY created_at DESC, sweep_id DESC ${limit}`,
+      filter.scheduleName === undefined ? [] : [filter.scheduleName],
+    );
+    return rows.map(readRegression);
+  }
+
+  async lastPassingSweep(series: {
+    scheduleName?: string;
+    specName?: string;
+    excludeSweepId?: string;
+  }): Promise<string | undefined> {
+    const [column, value] =
+      series.scheduleName !== undefined
+        ? ['schedule_name', series.scheduleName]
+        : ['spec_name', series.specName];
+    if (value === undefined) return undefined;
+    const rows = await this.driver.query(
+      `SELECT sweep_id FROM regressions
+       WHERE ${column} = ? AND verdict IN (${PASSING.map(() => '?').join(', ')}) AND sweep_id <> ?
+       ORDER BY created_at DESC, sweep_id DESC LIMIT 1`,
+      [value, ...PASSING, series.excludeSweepId ?? ''],
+    );
+    return rows[0] ? String(rows[0].sweep_id) : undefined;
+  }
+
   async close(): Promise<void> {
     await this.driver.close();
   }
@@ -367,6 +438,19 @@ function readTrial(row: SqlRow): TrialRecord {
     startedAt: r.optionalTimestamp('started_at'),
     finishedAt: r.optionalTimestamp('finished_at'),
   });
+}
+
+function readRegression(row: SqlRow): RegressionRecord {
+  const r = new RowReader('regressions', `sweep_id=${String(row.sweep_id)}`, row);
+  return {
+    sweepId: r.text('sweep_id'),
+    scheduleName: r.optionalText('schedule_name') ?? null,
+    specName: r.text('spec_name'),
+    baselineSweepId: r.optionalText('baseline_sweep_id') ?? null,
+    verdict: r.oneOf('verdict', REGRESSION_VERDICTS),
+    details: r.json('details', z.unknown()),
+    createdAt: r.timestamp('created_at'),
+  };
 }
 
 function readCurvePoint(trialId: string, row: SqlRow): CurvePoint {

@@ -215,22 +215,54 @@ describe.each(backends)('$name results store', (backend) => {
   it('a new migration appended to the list is applied alone; an older build refuses a newer schema', async () => {
     const { store, db } = await fresh();
     await store.markTrialRunning(running('t1', 1));
-    const regressions: Migration = {
+    const extra: Migration = {
       version: MIGRATIONS.length + 1,
-      name: 'regressions',
+      name: 'extra table',
       statements: (t) => [
-        `CREATE TABLE regressions (sweep_id TEXT PRIMARY KEY, details ${t.json} NOT NULL, found_at ${t.timestamp})`,
+        `CREATE TABLE extra_notes (sweep_id TEXT PRIMARY KEY, details ${t.json} NOT NULL, found_at ${t.timestamp})`,
       ],
     };
-    const newer = track(db.open([...MIGRATIONS, regressions]));
+    const newer = track(db.open([...MIGRATIONS, extra]));
     await newer.migrate();
-    await db.raw('INSERT INTO regressions (sweep_id, details) VALUES (?, ?)', ['s1', '{"drop":0.2}']);
+    await db.raw('INSERT INTO extra_notes (sweep_id, details) VALUES (?, ?)', ['s1', '{"drop":0.2}']);
     const versions = await db.raw('SELECT version, name FROM schema_migrations ORDER BY version');
-    expect(versions.at(-1)).toEqual({ version: regressions.version, name: 'regressions' });
+    expect(versions.at(-1)).toEqual({ version: extra.version, name: 'extra table' });
     expect((await newer.getTrial('t1'))?.status).toBe('running');
     await expect(track(db.open()).migrate()).rejects.toThrow(
-      /schema version 2, newer than this grokmap knows \(1\)/,
+      new RegExp(`schema version ${extra.version}, newer than this grokmap knows \\(${MIGRATIONS.length}\\)`),
     );
+  });
+
+  it('regressions: saved once per sweep, listed newest first, last passing sweep per schedule', async () => {
+    const { store } = await fresh();
+    const at = (m: number) => new Date(Date.UTC(2026, 0, 1, 0, m)).toISOString();
+    const verdict = (sweepId: string, v: 'pass' | 'regressed' | 'baseline', m: number, scheduleName = 'nightly') =>
+      store.saveRegression({
+        sweepId,
+        scheduleName,
+        specName: 'spec-a',
+        baselineSweepId: null,
+        verdict: v,
+        details: { changedShare: m / 10 },
+        createdAt: at(m),
+      });
+    expect(await store.lastPassingSweep({ scheduleName: 'nightly' })).toBeUndefined();
+    await verdict('r1', 'baseline', 1);
+    await verdict('r2', 'pass', 2);
+    await verdict('r3', 'regressed', 3);
+    await verdict('o1', 'pass', 4, 'other');
+    await verdict('r2', 'pass', 9); // a retried save keeps its first time
+    expect((await store.listRegressions({ scheduleName: 'nightly' })).map((r) => r.sweepId)).toEqual([
+      'r3',
+      'r2',
+      'r1',
+    ]);
+    expect((await store.listRegressions({ limit: 2 })).map((r) => r.sweepId)).toEqual(['o1', 'r3']);
+    expect(await store.getRegression('r3')).toMatchObject({ verdict: 'regressed', details: { changedShare: 0.3 } });
+    expect(await store.lastPassingSweep({ scheduleName: 'nightly' })).toBe('r2');
+    expect(await store.lastPassingSweep({ scheduleName: 'nightly', excludeSweepId: 'r2' })).toBe('r1');
+    expect(await store.lastPassingSweep({ specName: 'spec-a' })).toBe('o1');
+    await expect(verdict('bad', 'nope' as 'pass', 5)).rejects.toThrow(StoreError);
   });
 
   it('a failing migration names itself and leaves no partial schema', async () => {
@@ -242,7 +274,7 @@ describe.each(backends)('$name results store', (backend) => {
       statements: () => ['CREATE TABLE half_done (id TEXT)', 'CREATE TABLE nope ('],
     };
     await expect(track(db.open([...MIGRATIONS, broken])).migrate()).rejects.toThrow(
-      /schema migration 2 \(broken\) failed/,
+      new RegExp(`schema migration ${broken.version} \\(broken\\) failed`),
     );
     expect(await db.raw('SELECT MAX(version) AS v FROM schema_migrations')).toEqual([
       { v: MIGRATIONS.length },

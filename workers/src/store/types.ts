@@ -76,6 +76,21 @@ export interface TrialResult {
   semiGrokking: boolean;
 }
 
+export type RegressionVerdictLabel = 'pass' | 'regressed' | 'inconclusive' | 'baseline';
+
+/** A scheduled run's verdict against its baseline (one per sweep). */
+export interface RegressionRecord {
+  sweepId: string;
+  /** The schedule that ran it; null for a run started by hand. */
+  scheduleName: string | null;
+  specName: string;
+  baselineSweepId: string | null;
+  verdict: RegressionVerdictLabel;
+  /** The full comparison (changed cells, boundary shifts, delay ratios), as JSON-compatible data. */
+  details: unknown;
+  createdAt: string;
+}
+
 export interface ResultsStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Apply pending schema migrations (versioned, each in a transaction). Safe to call on every start. */
@@ -115,5 +130,19 @@ export interface ResultsStore {
   getTrial(trialId: string): Promise<TrialRecord | undefined>;
   listTrials(sweepId: string): Promise<TrialRecord[]>;
   getCurves(trialId: string): Promise<CurvePoint[]>;
+  /** Record a regression verdict; a second save for the same sweep replaces the first. */
+  saveRegression(record: RegressionRecord): Promise<void>;
+  getRegression(sweepId: string): Promise<RegressionRecord | undefined>;
+  /** Verdicts, newest first; only one schedule's when `scheduleName` is given. */
+  listRegressions(filter?: { scheduleName?: string; limit?: number }): Promise<RegressionRecord[]>;
+  /**
+   * The newest sweep of a schedule (or, for runs without one, of a spec name)
+   * whose verdict passed (`pass` or `baseline`), other than `excludeSweepId`.
+   */
+  lastPassingSweep(series: {
+    scheduleName?: string;
+    specName?: string;
+    excludeSweepId?: string;
+  }): Promise<string | undefined>;
   close(): Promise<void>;
 }

@@ -1,0 +1,75 @@
+import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { CONTROL_TASK_QUEUE } from './activity-types.js';
+import {
+  type BaselineRef,
+  type NotifyTarget,
+  type RegressionActivities,
+  type RegressionVerdict,
+  regressionSweepId,
+  thresholdsFromSpec,
+} from './regression-types.js';
+import type { SweepSpec } from './spec.js';
+import { type SweepInput, sweepWorkflow } from './sweep-workflow.js';
+
+// ---- Interface: input and result ----
+
+export interface RegressionInput {
+  /** The schedule that started this run; `last-pass` baselines are looked up within it. */
+  scheduleName?: string;
+  spec: SweepSpec;
+  /** A sweep id, `last-pass`, or `none`; default: the spec's `regression.baseline`, else `last-pass`. */
+  baseline?: BaselineRef;
+  /** Where to POST a notification when the run regressed. */
+  notify?: NotifyTarget;
+  options?: SweepInput['options'];
+}
+
+export type RegressionResult = RegressionVerdict;
+
+/**
+ * One regression check: runs the spec's sweep as a child workflow (its id
+ * derived from this workflow's id, so every scheduled run gets its own
+ * sweep), compares the finished sweep with its baseline in a control
+ * activity, stores the verdict, and — only when the run regressed — sends
+ * one notification (retried until the webhook accepts it). The first run
+ * without a baseline passes with the verdict `baseline` and becomes the
+ * baseline of later `last-pass` runs. Returns the verdict.
+ */
+export async function regressionWorkflow(input: RegressionInput): Promise<RegressionResult> {
+  const control = proxyActivities<Pick<RegressionActivities, 'compareToBaseline' | 'recordRegression'>>({
+    taskQueue: CONTROL_TASK_QUEUE,
+    startToCloseTimeout: '10m',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
+  });
+  const notifier = proxyActivities<Pick<RegressionActivities, 'notifyRegression'>>({
+    taskQueue: CONTROL_TASK_QUEUE,
+    startToCloseTimeout: '1m',
+    retry: {
+      initialInterval: '2s',
+      backoffCoefficient: 2,
+      maximumInterval: '1m',
+      maximumAttempts: 8,
+      nonRetryableErrorTypes: ['WebhookRejected'],
+    },
+  });
+
+  const sweepId = regressionSweepId(workflowInfo().workflowId);
+  await executeChild(sweepWorkflow, {
+    workflowId: sweepId,
+    taskQueue: CONTROL_TASK_QUEUE,
+    args: [{ sweepId, spec: input.spec, options: input.options ?? {} }],
+  });
+
+  const verdict = await control.compareToBaseline({
+    sweepId,
+    specName: input.spec.name,
+    ...(input.scheduleName ? { scheduleName: input.scheduleName } : {}),
+    baseline: input.baseline ?? input.spec.regression?.baseline ?? 'last-pass',
+    thresholds: thresholdsFromSpec(input.spec.regression),
+  });
+  await control.recordRegression(verdict);
+  if (verdict.verdict === 'regressed' && input.notify) {
+    await notifier.notifyRegression({ target: input.notify, verdict });
+  }
+  return verdict;
+}
