@@ -305,6 +305,11 @@ describe('connection security: TLS, mTLS, API key (through a TLS proxy)', () => 
     const status = await runCli(['sweep', 'status', 'no-such-sweep', '--json'], env);
     outputs.push(status.stdout + status.stderr);
     expect(status.code).not.toBe(0);
+    // The failure is reported with the database URL, its password left out.
+    expect(status.stderr).toMatch(/postgres:\/\/grokmap@127\.0\.0\.1:9\/grokmap/);
+    // The cancel reached the server over TLS with the key and reports the unknown sweep.
+    expect(cancel.code).not.toBe(0);
+    expect(cancel.stderr).toMatch(/no-such-sweep|not found/i);
     const worker = spawnCli(['worker', '--queue', 'cpu', '--concurrency', '1', '--json'], env);
     await waitFor(
       'the worker to exit or log',
