@@ -20,6 +20,7 @@ import {
   waitFor,
   writeSpec,
 } from '../support/harness.js';
+import { maybeRecordHistory } from '../support/histories.js';
 
 /**
  * Scheduled regression sweeps end to end: Temporal Schedules on a real dev
@@ -129,6 +130,8 @@ describe.each(storeKinds())('scheduled regression sweeps (%s store)', (kind: Sto
     expect(verdict.baselineSweepId).toBe(second.verdict?.sweepId);
     expect(verdict.changedShare).toBeGreaterThan(0.1);
     expect(verdict.boundary?.shifts.some((s) => s.exceeds && s.shift > 0)).toBe(true);
+
+    await maybeRecordHistory(server.client, verdict.workflowId, `regression-regressed-${kind}`);
 
     // The notification went out once, before the workflow returned, and names both sweeps.
     expect(hooks).toHaveLength(1);
