@@ -59,6 +59,20 @@ function summaryFromRecord(record: TrialRecord): TrialSummary {
 }
 
 /**
+ * Why Temporal aborted this attempt. The worker aborts `cancellationSignal`
+ * with a `CancelledFailure` whose message is the cancel reason: an
+ * `ActivityCancelReason` name (`CANCELLED` when the workflow cancelled the
+ * activity, `TIMED_OUT`, `NOT_FOUND`, `PAUSED`, `RESET`, `WORKER_SHUTDOWN`
+ * once `shutdownGraceTime` has passed after `worker.shutdown()`), or
+ * `WORKER_SHUTDOWN` for the worker's own cancellation while shutting down.
+ */
+export function cancelReason(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason.message;
+  return reason === undefined ? 'CANCELLED' : String(reason);
+}
+
+/**
  * `runTrial`: trains one trial in a child process, heartbeats its progress
  * with the latest checkpoint (so a retry resumes rather than restarts),
  * classifies the outcome and records it once. A trial already recorded
@@ -161,13 +175,18 @@ export function createTrainerActivities(deps: TrainerActivityDeps) {
 
       const outcome = result.outcome;
       if (ctx.cancellationSignal.aborted) {
-        const reason = String(ctx.cancellationSignal.reason ?? 'cancelled');
-        if (/shutdown/i.test(reason)) {
-          // The worker is draining: the trial checkpointed; let another worker resume it.
+        const why = cancelReason(ctx.cancellationSignal);
+        if (why === 'WORKER_SHUTDOWN') {
+          // The worker is draining: the trial checkpointed; a retryable failure lets another worker resume it.
           throw ApplicationFailure.retryable(`worker shut down at step ${outcome.steps}`, 'WorkerShutdown');
         }
-        await deps.store.recordTrialFailure({ ...base, status: 'cancelled', error: 'sweep cancelled' });
-        throw new CancelledFailure('trial cancelled');
+        if (why === 'CANCELLED') {
+          await deps.store.recordTrialFailure({ ...base, status: 'cancelled', error: 'sweep cancelled' });
+          throw new CancelledFailure('trial cancelled');
+        }
+        // TIMED_OUT, NOT_FOUND, PAUSED, RESET...: the server has already ended this attempt and decides
+        // whether to retry it; recording 'cancelled' (a final status) would turn that retry into a no-op.
+        throw new CancelledFailure(`trial attempt ended by the server (${why}) at step ${outcome.steps}`);
       }
       const classification =
         outcome.status === 'completed'
