@@ -2,6 +2,7 @@
 // (it parses YAML), which workflow code never imports.
 
 export * from './activity-types.js';
+export { DEFAULT_PARTITION_SIZE } from './partitioned-sweep.js';
 export * from './prng.js';
 export * from './regression-types.js';
 export type { RegressionInput, RegressionResult } from './regression-workflow.js';
@@ -9,8 +10,8 @@ export * from './samplers/sampler.js';
 export * from './samplers/static-sampler.js';
 export * from './search-space.js';
 export * from './spec.js';
+export { partitionProgressSignal, progressQuery, trialProgressSignal } from './sweep-messages.js';
 export * from './sweep-state.js';
 export type { SweepInput, SweepResult } from './sweep-workflow.js';
-export { progressQuery, trialProgressSignal } from './sweep-workflow.js';
 export * from './trials.js';
 export * from './validate.js';
