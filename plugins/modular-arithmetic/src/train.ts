@@ -205,10 +205,12 @@ function update(
   t: number,
 ): number {
   let loss = Number.NaN;
-  const grads = tf.tidy(() => {
+  let grads: Float32Array[] = [];
+  // Typed arrays are assigned, not returned: tf.tidy walks a returned value element by element.
+  tf.tidy(() => {
     const result = model.lossAndGrads(state.weights, batch);
     loss = result.loss;
-    return result.grads.map((g) => g.dataSync() as Float32Array);
+    grads = result.grads.map((g) => g.dataSync() as Float32Array);
   });
   const hyper = {
     lr: learningRate(params, t),
