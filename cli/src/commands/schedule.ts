@@ -18,6 +18,7 @@ import {
   ScheduleNotFoundError,
   ScheduleOverlapPolicy,
   type ScheduleSpec,
+  WorkflowFailedError,
 } from '@temporalio/client';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
@@ -394,7 +395,13 @@ export function registerScheduleCommands(program: Command): void {
             EXIT_SKIPPED,
           );
         }
-        const verdict = (await client.workflow.getHandle(run.workflowId).result()) as RegressionVerdict;
+        let verdict: RegressionVerdict;
+        try {
+          verdict = (await client.workflow.getHandle(run.workflowId).result()) as RegressionVerdict;
+        } catch (err) {
+          if (!(err instanceof WorkflowFailedError)) throw err;
+          throw new CliError(`run ${run.workflowId} failed: ${err.cause?.message ?? err.message}`);
+        }
         if (opts.json) printJson({ workflowId: run.workflowId, ...verdict });
         else process.stdout.write(`${verdictLines(run.workflowId, verdict).join('\n')}\n`);
         if (verdict.verdict === 'regressed') process.exitCode = EXIT_REGRESSED;
