@@ -79,6 +79,10 @@ describe('grokmap plugin new', () => {
     const bad = await runCli(['sweep', 'validate', spec('typo', { max_step: 100 })], withConfig);
     expect(bad.code).toBe(2);
     expect(bad.stdout + bad.stderr).toMatch(/max_step/);
+    // The registry loads it from the folder and it trains: the conformance kit on the loaded trainer.
+    const trainer = await new TrainerRegistry(loadWorkerConfig(config)).get('scaffolded-ts');
+    const report = await runConformance(trainer!, { params: { max_steps: 60, checkpoint_every: 20 } });
+    expect(report.checks.filter((c) => !c.ok)).toEqual([]);
     // Without the config the trainer is unknown.
     const without = await runCli(['sweep', 'validate', spec('none', { max_steps: 100 })], env);
     expect(without.code).toBe(2);
