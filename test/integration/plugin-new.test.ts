@@ -27,7 +27,6 @@ function run(cmd: string, args: string[], cwd: string): { code: number | null; o
   const r = spawnSync(cmd, args, {
     cwd,
     encoding: 'utf8',
-    env: { ...process.env, CI: '' },
     timeout: 300_000,
   });
   return { code: r.status, output: `${r.stdout}\n${r.stderr}` };
