@@ -115,15 +115,25 @@ export function mlp(params: ModularArithmeticParams): Model {
     const ib = batch.b;
     const pre = new Float32Array(n * h);
     const act = new Float32Array(n * h);
+    // v * 0 keeps NaN (and gives −0 for negatives), so a blow-up is seen as a non-finite loss.
     for (let i = 0; i < n; i++) {
       const ra = ia[i]! * h;
       const rb = ib[i]! * h;
       const o = i * h;
-      for (let j = 0; j < h; j++) pre[o + j] = pa[ra + j]! + pb[rb + j]!;
+      if (relu) {
+        for (let j = 0; j < h; j++) {
+          const v = pa[ra + j]! + pb[rb + j]!;
+          pre[o + j] = v;
+          act[o + j] = v > 0 ? v : v * 0;
+        }
+      } else {
+        for (let j = 0; j < h; j++) {
+          const v = pa[ra + j]! + pb[rb + j]!;
+          pre[o + j] = v;
+          act[o + j] = v * v;
+        }
+      }
     }
-    // v * 0 keeps NaN (and gives −0 for negatives), so a blow-up is seen as a non-finite loss.
-    if (relu) for (let k = 0; k < pre.length; k++) act[k] = pre[k]! > 0 ? pre[k]! : pre[k]! * 0;
-    else for (let k = 0; k < pre.length; k++) act[k] = pre[k]! * pre[k]!;
     return { pre, act: tf.tensor2d(act, [n, h]) };
   };
 
@@ -131,19 +141,24 @@ export function mlp(params: ModularArithmeticParams): Model {
   const firstLayerBackward = (dact: Float32Array, pre: Float32Array, batch: Batch) => {
     const dpa = new Float32Array(p * h);
     const dpb = new Float32Array(p * h);
-    const dpre = new Float32Array(pre.length);
-    if (relu) for (let k = 0; k < pre.length; k++) dpre[k] = pre[k]! > 0 ? dact[k]! : 0;
-    else for (let k = 0; k < pre.length; k++) dpre[k] = 2 * pre[k]! * dact[k]!;
     const ia = batch.a;
     const ib = batch.b;
     for (let i = 0; i < batch.size; i++) {
       const ra = ia[i]! * h;
       const rb = ib[i]! * h;
       const o = i * h;
-      for (let j = 0; j < h; j++) {
-        const g = dpre[o + j]!;
-        dpa[ra + j]! += g;
-        dpb[rb + j]! += g;
+      if (relu) {
+        for (let j = 0; j < h; j++) {
+          const g = pre[o + j]! > 0 ? dact[o + j]! : 0;
+          dpa[ra + j]! += g;
+          dpb[rb + j]! += g;
+        }
+      } else {
+        for (let j = 0; j < h; j++) {
+          const g = 2 * pre[o + j]! * dact[o + j]!;
+          dpa[ra + j]! += g;
+          dpb[rb + j]! += g;
+        }
       }
     }
     return [tf.tensor2d(dpa, [p, h]), tf.tensor2d(dpb, [p, h])] as const;
