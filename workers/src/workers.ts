@@ -84,8 +84,10 @@ export async function startTrainerWorker(opts: TrainerWorkerOptions): Promise<Ru
     taskQueue: trainerTaskQueue(opts.queue),
     activities,
     maxConcurrentActivityTaskExecutions: concurrency,
-    // Draining: in-flight trials get this long to checkpoint after SIGTERM before they are retried elsewhere.
-    shutdownGraceTime: '20s',
+    // Draining on SIGTERM: in-flight trials are told to stop at once (they checkpoint and are retried
+    // elsewhere, resuming); a trainer that ignores its abort signal is cut off after the force time.
+    shutdownGraceTime: '1s',
+    shutdownForceTime: '60s',
   });
   opts.logger.info({ queue: trainerTaskQueue(opts.queue), concurrency, gpus }, 'trainer worker started');
   return runWorker(worker, () => runner.close());
