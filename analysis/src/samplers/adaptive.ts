@@ -38,6 +38,10 @@ import type { MapSummary, SamplerPoint, SamplerState } from './types.js';
  *    converged and proposes nothing more.
  */
 
+/**
+ * The straddle's 1.96, halved: a phase indicator's GP has unit prior
+ * variance, while a probability's distance from ½ is at most ½.
+ */
 const KAPPA = 0.98;
 /** Dense grid: about this many cells in all, for the change test. */
 const DENSE_CELLS = 1024;
