@@ -33,7 +33,7 @@ def dataset(p, fraction, seed):
     a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
     a, b = a.ravel(), b.ravel()
     order = np.random.default_rng(seed).permutation(len(a))
-    n = round(fraction * len(a))
+    n = int(np.floor(fraction * len(a) + 0.5))  # JS Math.round, as the trainer splits
     tr = order[:n]
     return a[tr], b[tr], (a[tr] + b[tr]) % p
 
