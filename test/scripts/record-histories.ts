@@ -1,0 +1,112 @@
+/**
+ * Record real histories of every workflow type into test/histories/, for the
+ * replay tests. Run after a deliberate change to workflow code:
+ *   pnpm tsx test/scripts/record-histories.ts
+ * Each history comes from a real run on a real dev server with real workers.
+ */
+import path from 'node:path';
+import { installTemporalRuntime, startControlWorker, startTrainerWorker } from '@grokmap/workers';
+import { CONTROL_TASK_QUEUE, type SweepInput, sweepSpecSchema } from '@grokmap/workflows';
+import { NativeConnection } from '@temporalio/worker';
+import { logger, openTestStore, startTestServer, syntheticSpec } from '../support/harness.js';
+
+process.env.GROKMAP_RECORD_HISTORIES = '1';
+const { maybeRecordHistory } = await import('../support/histories.js');
+
+const server = await startTestServer();
+const store = await openTestStore('sqlite', server.home);
+installTemporalRuntime(logger);
+const connection = await NativeConnection.connect({ address: server.address });
+const control = await startControlWorker({ connection, namespace: 'default', store, logger });
+const trainer = await startTrainerWorker({
+  connection,
+  namespace: 'default',
+  queue: 'cpu',
+  concurrency: 2,
+  store,
+  checkpointDir: path.join(server.home, 'checkpoints'),
+  logger,
+});
+
+async function run(
+  name: string,
+  raw: Record<string, unknown>,
+  options: SweepInput['options'] = {},
+  cancel = false,
+) {
+  const spec = sweepSpecSchema.parse(raw);
+  const sweepId = `${name}-${Date.now().toString(36)}`;
+  const handle = await server.client.workflow.start('sweepWorkflow', {
+    taskQueue: CONTROL_TASK_QUEUE,
+    workflowId: sweepId,
+    args: [{ sweepId, spec, options: { writeReport: false, ...options } } satisfies SweepInput],
+  });
+  if (cancel) {
+    await new Promise((r) => setTimeout(r, 4_000));
+    await handle.cancel();
+  }
+  await handle.result().catch(() => undefined);
+  await maybeRecordHistory(server.client, sweepId, name);
+  return sweepId;
+}
+
+const small = {
+  budget: { trials: 6, parallel: 3 },
+  parameters: { weight_decay: { values: [0.1, 1, 10] }, data_fraction: { values: [0.3, 0.7] } },
+};
+await run('sweep-grid', syntheticSpec('grid', small));
+await run('sweep-continued-as-new', syntheticSpec('can', small), { maxHistoryEvents: 40 });
+const parent = await run('sweep-partitioned-parent', syntheticSpec('part', small), { partitionSize: 4 });
+await maybeRecordHistory(server.client, `${parent}.p0000`, 'sweep-partition-child');
+await run(
+  'sweep-cancelled',
+  syntheticSpec('cancel', {
+    ...small,
+    fixed: { max_steps: 20000, eval_every: 50, model_size: 64, step_delay_ms: 200 },
+  }),
+  {},
+  true,
+);
+const space = {
+  weight_decay: { distribution: 'log_uniform_values', min: 0.01, max: 10 },
+  data_fraction: { distribution: 'uniform', min: 0.1, max: 0.9 },
+};
+await run(
+  'sweep-bayes',
+  syntheticSpec('bayes', {
+    method: 'bayes',
+    metric: { name: 'steps_to_generalize', goal: 'minimize' },
+    budget: { trials: 8, parallel: 4 },
+    parameters: space,
+  }),
+);
+await run(
+  'sweep-adaptive',
+  syntheticSpec('adaptive', {
+    method: 'adaptive',
+    adaptive: { batch: 4, initial: 8 },
+    budget: { trials: 12, parallel: 4 },
+    parameters: space,
+  }),
+);
+
+// Regression checks: a first run (becomes the baseline) and a second compared with it.
+const regressionSpec = sweepSpecSchema.parse(
+  syntheticSpec('regression', { ...small, regression: { max_changed_cells: 0.2, max_boundary_shift: 0.1 } }),
+);
+for (const name of ['regression-baseline', 'regression-compared']) {
+  const workflowId = `${name}-${Date.now().toString(36)}`;
+  const handle = await server.client.workflow.start('regressionWorkflow', {
+    taskQueue: CONTROL_TASK_QUEUE,
+    workflowId,
+    args: [{ scheduleName: 'record', spec: regressionSpec, options: { writeReport: false } }],
+  });
+  await handle.result();
+  await maybeRecordHistory(server.client, workflowId, name);
+}
+
+await Promise.all([control.shutdown(), trainer.shutdown()]);
+await connection.close();
+await store.close();
+await server.stop();
+process.stdout.write('recorded histories in test/histories/\n');
