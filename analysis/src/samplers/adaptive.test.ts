@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { groundTruthPhase } from '../../../plugins/synthetic/src/index.js';
 import type { Phase } from '../types.js';
 import { changedShare, straddle } from './adaptive.js';
-import { initialSamplerState, observeTrials, proposeTrials } from './suggest.js';
+import { initialSamplerState, observeTrials, proposeTrials, type SamplerProposal } from './suggest.js';
 import type { SamplerState } from './types.js';
 
 const WD = [0.003, 30] as const;
@@ -61,19 +61,24 @@ function specFor(seed: number, adaptive: Record<string, unknown> = {}, trials = 
   });
 }
 
+/** Observe proposed trials at their true phase. */
+function observeTruth(p: SamplerProposal): SamplerState {
+  return observeTrials(
+    p.state,
+    p.trials.map((t) => ({
+      index: t.index,
+      status: 'completed' as const,
+      metric: null,
+      phase: truth(Number(t.params.weight_decay), Number(t.params.data_fraction)),
+    })),
+  );
+}
+
 function runAdaptive(spec: ReturnType<typeof specFor>): { state: SamplerState; exhausted: boolean } {
   let state = initialSamplerState(spec);
   for (;;) {
     const p = proposeTrials(spec, 's', state, 4);
-    state = observeTrials(
-      p.state,
-      p.trials.map((t) => ({
-        index: t.index,
-        status: 'completed' as const,
-        metric: null,
-        phase: truth(Number(t.params.weight_decay), Number(t.params.data_fraction)),
-      })),
-    );
+    state = observeTruth(p);
     if (p.exhausted || p.trials.length === 0) return { state, exhausted: p.exhausted };
   }
 }
@@ -135,15 +140,7 @@ describe('adaptive sampler', () => {
     let state = initialSamplerState(spec);
     const first = proposeTrials(spec, 's', state, 20);
     expect(first.trials).toHaveLength(12);
-    state = observeTrials(
-      first.state,
-      first.trials.map((t) => ({
-        index: t.index,
-        status: 'completed' as const,
-        metric: null,
-        phase: truth(Number(t.params.weight_decay), Number(t.params.data_fraction)),
-      })),
-    );
+    state = observeTruth(first);
     const second = proposeTrials(spec, 's', state, 20);
     expect(second.trials).toHaveLength(4);
     expect(proposeTrials(spec, 's', second.state, 20).trials).toHaveLength(0);
