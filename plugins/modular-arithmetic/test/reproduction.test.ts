@@ -54,7 +54,7 @@ const delay = (o: TrialOutcome) => o.firstStepAtThreshold.val! - o.firstStepAtTh
 
 const LONG = 900_000;
 
-describe.sequential('reproduction (Gromov-style MLP, p = 59)', () => {
+describe.sequential('reproduction (Gromov-style MLP, p = 59)', { timeout: LONG }, () => {
   afterAll(async () => {
     // The measured figures, for the record (they appear in the test log).
     const lines: string[] = [];
@@ -69,72 +69,48 @@ describe.sequential('reproduction (Gromov-style MLP, p = 59)', () => {
     console.info(`reproduction figures (θ = 0.99, budget ${BUDGET}):\n${lines.join('\n')}`);
   });
 
-  it(
-    '30% of pairs: memorizes (fits the training set, validation stays low)',
-    async () => {
-      const o = await f30();
-      expect(o.status).toBe('completed');
-      expect(o.firstStepAtThreshold.train).not.toBeNull();
-      expect(o.firstStepAtThreshold.val).toBeNull();
-      expect(o.final.valAcc).toBeLessThan(0.99);
-      expect(valAt(o, o.firstStepAtThreshold.train)).toBeLessThan(0.2);
-    },
-    LONG,
-  );
+  it('30% of pairs: memorizes (fits the training set, validation stays low)', async () => {
+    const o = await f30();
+    expect(o.status).toBe('completed');
+    expect(o.firstStepAtThreshold.train).not.toBeNull();
+    expect(o.firstStepAtThreshold.val).toBeNull();
+    expect(o.final.valAcc).toBeLessThan(0.99);
+    expect(valAt(o, o.firstStepAtThreshold.train)).toBeLessThan(0.2);
+  });
 
-  it(
-    '50% of pairs: groks — fits early, generalizes hundreds of steps later',
-    async () => {
-      const o = await f50();
-      const { train, val } = o.firstStepAtThreshold;
-      expect(train).not.toBeNull();
-      expect(val).not.toBeNull();
-      expect(delay(o)).toBeGreaterThanOrEqual(200);
-      // At the moment it fits, validation is still near chance.
-      expect(valAt(o, train)).toBeLessThan(0.2);
-    },
-    LONG,
-  );
+  it('50% of pairs: groks — fits early, generalizes hundreds of steps later', async () => {
+    const o = await f50();
+    const { train, val } = o.firstStepAtThreshold;
+    expect(train).not.toBeNull();
+    expect(val).not.toBeNull();
+    expect(delay(o)).toBeGreaterThanOrEqual(200);
+    // At the moment it fits, validation is still near chance.
+    expect(valAt(o, train)).toBeLessThan(0.2);
+  });
 
-  it(
-    '70% of pairs: generalizes with a shorter delay than 50%',
-    async () => {
-      const [o70, o50] = [await f70(), await f50()];
-      expect(o70.firstStepAtThreshold.val).not.toBeNull();
-      expect(delay(o70)).toBeLessThan(delay(o50));
-      expect(o70.firstStepAtThreshold.val!).toBeLessThan(o50.firstStepAtThreshold.val!);
-    },
-    LONG,
-  );
+  it('70% of pairs: generalizes with a shorter delay than 50%', async () => {
+    const [o70, o50] = [await f70(), await f50()];
+    expect(o70.firstStepAtThreshold.val).not.toBeNull();
+    expect(delay(o70)).toBeLessThan(delay(o50));
+    expect(o70.firstStepAtThreshold.val!).toBeLessThan(o50.firstStepAtThreshold.val!);
+  });
 
-  it(
-    'steps to fit the training set stay roughly flat across data fractions',
-    async () => {
-      const fits = [await f30(), await f50(), await f70()].map((o) => o.firstStepAtThreshold.train!);
-      expect(Math.max(...fits) / Math.min(...fits)).toBeLessThan(4);
-    },
-    LONG,
-  );
+  it('steps to fit the training set stay roughly flat across data fractions', async () => {
+    const fits = [await f30(), await f50(), await f70()].map((o) => o.firstStepAtThreshold.train!);
+    expect(Math.max(...fits) / Math.min(...fits)).toBeLessThan(4);
+  });
 
-  it(
-    'weight decay: with wd > 0 it generalizes, with wd = 0 later or not at all',
-    async () => {
-      const [withWd, without] = [await f50(), await f50NoWd()];
-      expect(without.firstStepAtThreshold.train).not.toBeNull();
-      const tWith = withWd.firstStepAtThreshold.val!;
-      const tWithout = without.firstStepAtThreshold.val ?? Number.POSITIVE_INFINITY;
-      expect(tWith).toBeLessThan(tWithout);
-    },
-    LONG,
-  );
+  it('weight decay: with wd > 0 it generalizes, with wd = 0 later or not at all', async () => {
+    const [withWd, without] = [await f50(), await f50NoWd()];
+    expect(without.firstStepAtThreshold.train).not.toBeNull();
+    const tWith = withWd.firstStepAtThreshold.val!;
+    const tWithout = without.firstStepAtThreshold.val ?? Number.POSITIVE_INFINITY;
+    expect(tWith).toBeLessThan(tWithout);
+  });
 
-  it(
-    'Grokfast EMA filter: fewer steps to generalize than without',
-    async () => {
-      const [on, off] = [await f50Grokfast(), await f50()];
-      expect(on.firstStepAtThreshold.val).not.toBeNull();
-      expect(on.firstStepAtThreshold.val!).toBeLessThan(off.firstStepAtThreshold.val!);
-    },
-    LONG,
-  );
+  it('Grokfast EMA filter: fewer steps to generalize than without', async () => {
+    const [on, off] = [await f50Grokfast(), await f50()];
+    expect(on.firstStepAtThreshold.val).not.toBeNull();
+    expect(on.firstStepAtThreshold.val!).toBeLessThan(off.firstStepAtThreshold.val!);
+  });
 });
