@@ -743,6 +743,13 @@ export async function benchOrchestration(
   mkdirSync(path.dirname(args.out), { recursive: true });
   writeFileSync(args.out, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`${formatOrchestrationBench(result)}\nwritten: ${path.relative(ROOT, args.out)}\n`);
+  const broken = rows.filter((r) => !r.verified || r.maxHistoryEvents >= HISTORY_WARNING_EVENTS);
+  if (broken.length > 0) {
+    process.stderr.write(
+      `orchestration: ${broken.length} case(s) lost or duplicated trials or let a run's history reach ${HISTORY_WARNING_EVENTS} events\n`,
+    );
+    process.exitCode = 1;
+  }
   return result;
 }
 
