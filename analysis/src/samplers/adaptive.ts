@@ -21,7 +21,8 @@ import type { MapSummary, SamplerPoint, SamplerState } from './types.js';
  *    hypercubes) over the numeric parameters; seeds are cycled (space.ts).
  * 2. Then, whenever fewer than `batch` trials are pending, the phase map
  *    (phase-map.ts) is fitted to every classified trial and the next trials
- *    go where the boundary is least certain, by the straddle heuristic
+ *    go where the boundary is least certain, among jittered dense-grid
+ *    points and the midpoints between trials of different phases, by the straddle heuristic
  *    (Bryan et al. 2005) on the map's GP: score = κσ − |μ − ½|. For a
  *    boundary [A, B], μ = p_A / (p_A + p_B), minus a penalty (1 − p_A − p_B)/2
  *    where neither phase is likely; for `target: phase`, μ is the same
@@ -48,6 +49,8 @@ const DENSE_CELLS = 1024;
 /** Candidates: one random point per dense cell, plus this many uniform ones. */
 const EXTRA_CANDIDATES = 256;
 const DESIGN_TRIES = 16;
+/** Neighbours of another phase whose midpoints become candidates. */
+const NEIGHBOURS = 3;
 const SAME_POINT = 1e-12;
 const PHASE_CODES: Record<Phase, string> = {
   comprehension: 'c',
@@ -115,9 +118,10 @@ export function proposeAdaptive(
   if (room <= 0) return { points, state: next };
   // 3. Straddle on candidates, lowering σ around each chosen (and pending) point.
   const rand = streamFor(spec.seed, index, 'adaptive');
-  const candidates = candidatePoints(space, axes.length, rand).filter(
-    (c) => !taken.some((t) => distance2(t, c) < SAME_POINT),
-  );
+  const candidates = [
+    ...candidatePoints(space, axes.length, rand),
+    ...boundaryMidpoints(space, classified),
+  ].filter((c) => !taken.some((t) => distance2(t, c) < SAME_POINT));
   if (candidates.length === 0) return { points, state: next };
   const raw = candidates.map((c) => c.map((v, d) => denormalise(axes[d]!, v)));
   const probs = predictPhaseMap(model, raw).map((cell) => PHASES.map((p) => cell.probs[p]));
@@ -237,6 +241,30 @@ function candidatePoints(space: SearchSpace, dims: number, rand: () => number): 
     seen.add(key);
     return true;
   });
+}
+
+/**
+ * Midpoints between each classified trial and its nearest neighbours of
+ * another phase: where bisection would look next for the boundary between them.
+ */
+function boundaryMidpoints(space: SearchSpace, classified: SamplerState['observations']): number[][] {
+  const us = classified.map((o) => encodePoint(space, o.point));
+  const out: number[][] = [];
+  us.forEach((u, i) => {
+    const others = us
+      .map((v, j) => ({ j, d: distance2(u, v) }))
+      .filter(({ j }) => classified[j]!.phase !== classified[i]!.phase)
+      .sort((a, b) => a.d - b.d || a.j - b.j)
+      .slice(0, NEIGHBOURS);
+    for (const { j } of others)
+      out.push(
+        snap(
+          space,
+          u.map((v, d) => (v + us[j]![d]!) / 2),
+        ),
+      );
+  });
+  return out;
 }
 
 /** The most spread (largest smallest distance) of a few seeded Latin hypercubes. */
