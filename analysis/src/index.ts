@@ -4,6 +4,6 @@ export * from './cells.js';
 export * from './classify.js';
 export * from './phase-map.js';
 export * from './reference.js';
+export * from './regression.js';
 export * from './report/index.js';
 export * from './types.js';
-export * from './regression.js';

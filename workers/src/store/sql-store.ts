@@ -29,7 +29,12 @@ const SWEEP_STATUSES: readonly SweepStatus[] = ['running', 'completed', 'failed'
 const TRIAL_STATUSES: readonly TrialRecordStatus[] = ['running', ...FINAL_TRIAL_STATUSES];
 const PHASES: readonly PhaseLabel[] = ['comprehension', 'grokking', 'memorization', 'confusion'];
 
-const REGRESSION_VERDICTS: readonly RegressionVerdictLabel[] = ['pass', 'regressed', 'inconclusive', 'baseline'];
+const REGRESSION_VERDICTS: readonly RegressionVerdictLabel[] = [
+  'pass',
+  'regressed',
+  'inconclusive',
+  'baseline',
+];
 /** Verdicts that make a sweep the baseline of later `last-pass` runs. */
 const PASSING: readonly RegressionVerdictLabel[] = ['pass', 'baseline'];
 

@@ -236,7 +236,12 @@ describe.each(backends)('$name results store', (backend) => {
   it('regressions: saved once per sweep, listed newest first, last passing sweep per schedule', async () => {
     const { store } = await fresh();
     const at = (m: number) => new Date(Date.UTC(2026, 0, 1, 0, m)).toISOString();
-    const verdict = (sweepId: string, v: 'pass' | 'regressed' | 'baseline', m: number, scheduleName = 'nightly') =>
+    const verdict = (
+      sweepId: string,
+      v: 'pass' | 'regressed' | 'baseline',
+      m: number,
+      scheduleName = 'nightly',
+    ) =>
       store.saveRegression({
         sweepId,
         scheduleName,
@@ -258,7 +263,10 @@ describe.each(backends)('$name results store', (backend) => {
       'r1',
     ]);
     expect((await store.listRegressions({ limit: 2 })).map((r) => r.sweepId)).toEqual(['o1', 'r3']);
-    expect(await store.getRegression('r3')).toMatchObject({ verdict: 'regressed', details: { changedShare: 0.3 } });
+    expect(await store.getRegression('r3')).toMatchObject({
+      verdict: 'regressed',
+      details: { changedShare: 0.3 },
+    });
     expect(await store.lastPassingSweep({ scheduleName: 'nightly' })).toBe('r2');
     expect(await store.lastPassingSweep({ scheduleName: 'nightly', excludeSweepId: 'r2' })).toBe('r1');
     expect(await store.lastPassingSweep({ specName: 'spec-a' })).toBe('o1');
