@@ -190,7 +190,10 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         if (isCancellation(err)) return; // recorded below, once the sweep's cancellation is handled
         const reason = failureReason(err);
         const status = reason.startsWith('timeout') ? 'timed_out' : 'error';
-        await control.recordTrialFailure({ sweepId, trial, status, attempts: limits.max_attempts, reason });
+        // Recorded even if the sweep is being cancelled meanwhile: the trial did fail.
+        await CancellationScope.nonCancellable(() =>
+          control.recordTrialFailure({ sweepId, trial, status, attempts: limits.max_attempts, reason }),
+        );
         onFinished({ trialId: trial.trialId, index: trial.index, status, phase: null, metric: null });
       });
   };

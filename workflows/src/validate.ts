@@ -40,7 +40,16 @@ export function validateSpecText(text: string, lookupTrainer: TrainerLookup): Sp
       })),
     };
   }
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    // maxAliasCount bounds alias expansion ("billion laughs"); an alias without its anchor throws here too.
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    return {
+      ok: false,
+      problems: [{ path: '', message: `malformed YAML: ${(err as Error).message.split('\n')[0]}` }],
+    };
+  }
   const lineOf = (path: (string | number)[]): number | undefined => {
     let node: unknown = doc.contents;
     let found: unknown = node;
