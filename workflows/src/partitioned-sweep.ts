@@ -8,6 +8,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { CONTROL_TASK_QUEUE, type ControlActivities } from './activity-types.js';
+import { finishSweep } from './finish-sweep.js';
 import { initialStaticState } from './samplers/static-sampler.js';
 import type { SweepSpec } from './spec.js';
 import { partitionProgressSignal, progressQuery } from './sweep-messages.js';
@@ -129,18 +130,5 @@ export async function runPartitionedSweep(input: SweepInput): Promise<SweepResul
   }
 
   phase = 'finishing';
-  const status = state.stopReason ? 'failed' : 'completed';
-  const finished = await control.finishSweep({
-    sweepId,
-    status,
-    ...(state.stopReason ? { verdict: state.stopReason } : {}),
-    writeReport: input.options?.writeReport ?? true,
-  });
-  return {
-    sweepId,
-    status,
-    ...(state.stopReason ? { verdict: state.stopReason } : {}),
-    state,
-    ...(finished.reportDir ? { reportDir: finished.reportDir } : {}),
-  };
+  return finishSweep(control, sweepId, state, input.options?.writeReport ?? true);
 }

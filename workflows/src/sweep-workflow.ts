@@ -19,6 +19,7 @@ import {
   type TrialSummary,
   trainerTaskQueue,
 } from './activity-types.js';
+import { finishSweep } from './finish-sweep.js';
 import { runPartitionedSweep, shouldPartition } from './partitioned-sweep.js';
 import { initialStaticState, staticSampler } from './samplers/static-sampler.js';
 import type { SweepSpec } from './spec.js';
@@ -275,19 +276,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   // A partition's parent records the sweep's end and writes its report.
   if (partition)
     return { sweepId, status, ...(state.stopReason ? { verdict: state.stopReason } : {}), state };
-  const finished = await control.finishSweep({
-    sweepId,
-    status,
-    ...(state.stopReason ? { verdict: state.stopReason } : {}),
-    writeReport: input.options?.writeReport ?? true,
-  });
-  return {
-    sweepId,
-    status,
-    ...(state.stopReason ? { verdict: state.stopReason } : {}),
-    state,
-    ...(finished.reportDir ? { reportDir: finished.reportDir } : {}),
-  };
+  return finishSweep(control, sweepId, state, input.options?.writeReport ?? true);
 }
 
 /** A partition tells its parent its counts at each continue-as-new, so the parent's progress stays live. */
