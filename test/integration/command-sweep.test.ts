@@ -27,7 +27,7 @@ import {
  * program whose output is malformed (the trial ends as an error quoting the
  * line; the sweep goes on).
  */
-const GARBLED = String.raw`
+const GARBLED = `
 import json, sys
 print(json.dumps({"type": "progress", "step": 1, "train_acc": 0.1, "val_acc": 0.1}), flush=True)
 print("loss went down, yay", flush=True)
@@ -124,7 +124,10 @@ describe('command-plugin sweeps end to end', () => {
       });
       await stopProcess(first, 'SIGKILL');
       // At info level the replacement worker's log shows the program's own "resumed from step N".
-      second = spawnCli(['worker', '--queue', 'cpu', '--concurrency', '2'], { ...env, GROKMAP_LOG_LEVEL: 'info' });
+      second = spawnCli(['worker', '--queue', 'cpu', '--concurrency', '2'], {
+        ...env,
+        GROKMAP_LOG_LEVEL: 'info',
+      });
       const rough = (await server.client.workflow.getHandle(sweepId).result()) as SweepResult;
       expect(rough.state.byStatus).toEqual({ completed: 2 });
       const calmTrials = await store.listTrials(calmOut.sweepId);
