@@ -173,10 +173,28 @@ export class TrialProcessPool {
             break;
         }
       };
+      // stderr can still be arriving when 'exit' fires (a V8 heap-OOM message, say): wait for the
+      // streams to close, but not past a short deadline in case something else holds them open.
+      let exitTimer: NodeJS.Timeout | undefined;
       const onExit = (code: number | null, sig: NodeJS.Signals | null) => {
+        if (exitTimer) return;
+        exitTimer = setTimeout(() => onClosed(code, sig), 2_000);
+        child.once('close', () => onClosed(code, sig));
+      };
+      let closed = false;
+      let peakRss = 0;
+      const onClosed = (code: number | null, sig: NodeJS.Signals | null) => {
+        if (closed) return;
+        closed = true;
+        clearTimeout(exitTimer);
         const tail = slot.stderrTail.slice(-8).join('\n');
+        // V8 aborts (SIGABRT) when the heap limit is reached; its message may never reach stderr.
+        const abortedNearLimit =
+          sig === 'SIGABRT' && !!this.options.memoryLimitMb && peakRss >= 0.5 * this.options.memoryLimitMb;
         const outOfMemory =
-          killedFor === 'memory' || /heap out of memory|Allocation failed|ENOMEM/i.test(tail);
+          killedFor === 'memory' ||
+          abortedNearLimit ||
+          /heap out of memory|Allocation failed|ENOMEM/i.test(tail);
         const why =
           killedFor === 'hang'
             ? `no progress for ${Math.round((stallMs ?? 0) / 1000)} s; process killed`
@@ -204,6 +222,7 @@ export class TrialProcessPool {
         if (killedFor) return;
         const limit = this.options.memoryLimitMb;
         const rss = limit && child.pid ? residentMb(child.pid) : 0;
+        peakRss = Math.max(peakRss, rss);
         const stall = stallMs && (reported ? stallMs : Math.max(stallMs, START_UP_GRACE_MS));
         if (limit && rss > limit) {
           killedFor = 'memory';
