@@ -57,6 +57,7 @@ import {
   sweepSpecSchema,
   trainerTaskQueue,
 } from '../workflows/src/index.js';
+import { table } from './text-table.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI_ENTRY = path.join(ROOT, 'cli', 'src', 'main.ts');
@@ -699,16 +700,6 @@ export function formatOrchestrationBench(result: OrchestrationResult): string {
     `Reference: Ray Tune ~${result.rayTuneMsPerTrial} ms of bookkeeping per trial; Optuna ~9 ms per trivial in-memory trial, ~127 ms on MySQL. Temporal warns at ${HISTORY_WARNING_EVENTS} events per run.`,
   );
   return lines.join('\n');
-}
-
-function table(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) =>
-    r
-      .map((cell, c) => cell.padEnd(widths[c]!))
-      .join('  ')
-      .trimEnd(),
-  );
 }
 
 export async function benchOrchestration(

@@ -458,6 +458,8 @@ for seed in seeds:
 print(json.dumps(out))
 `;
 
+import { table } from './text-table.js';
+
 /** Best-so-far curves from Optuna's TPE, or a note why there are none. */
 function tpeCurves(table: MetricTable, seeds: number[], trials: number): number[][] | string {
   const dir = join(ROOT, '.grokmap', 'venv-bench');
@@ -556,16 +558,6 @@ export function formatSamplingBench(result: SamplingBenchResult): string {
   );
   if (result.tpeNote) lines.push(result.tpeNote);
   return lines.join('\n');
-}
-
-function table(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) =>
-    r
-      .map((cell, c) => cell.padEnd(widths[c]!))
-      .join('  ')
-      .trimEnd(),
-  );
 }
 
 export async function benchSampling(options: { quick?: boolean } = {}): Promise<SamplingBenchResult> {
