@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -126,8 +126,4 @@ export async function ensureTemporalBinary(
 function errorText(err: unknown): string {
   const e = err as { stderr?: string; message?: string };
   return (e.stderr?.trim().split('\n').slice(-3).join(' ') || e.message || String(err)).slice(0, 500);
-}
-
-export function binaryExists(file: string): boolean {
-  return existsSync(file);
 }
