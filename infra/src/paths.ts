@@ -7,7 +7,8 @@ import path from 'node:path';
  * `.grokmap/` in the current directory (tests give each run its own).
  */
 export function grokmapHome(env: NodeJS.ProcessEnv = process.env): string {
-  const home = path.resolve(env.GROKMAP_HOME ?? path.join(process.cwd(), '.grokmap'));
+  // An empty GROKMAP_HOME counts as unset (it would otherwise resolve to the current directory).
+  const home = path.resolve(env.GROKMAP_HOME || path.join(process.cwd(), '.grokmap'));
   mkdirSync(home, { recursive: true });
   return home;
 }
