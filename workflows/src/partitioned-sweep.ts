@@ -3,11 +3,11 @@ import {
   continueAsNew,
   executeChild,
   isCancellation,
-  proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { CONTROL_TASK_QUEUE, type ControlActivities } from './activity-types.js';
+import { CONTROL_TASK_QUEUE } from './activity-types.js';
+import { quickControlActivities, reportControlActivities } from './control-proxies.js';
 import { finishSweep } from './finish-sweep.js';
 import { initialStaticState } from './samplers/static-sampler.js';
 import type { SweepSpec } from './spec.js';
@@ -44,11 +44,8 @@ export function shouldPartition(spec: SweepSpec, partitionSize = DEFAULT_PARTITI
 export async function runPartitionedSweep(input: SweepInput): Promise<SweepResult> {
   const { spec, sweepId } = input;
   const size = input.options?.partitionSize ?? DEFAULT_PARTITION_SIZE;
-  const control = proxyActivities<ControlActivities>({
-    taskQueue: CONTROL_TASK_QUEUE,
-    startToCloseTimeout: '10m',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 50 },
-  });
+  const control = quickControlActivities();
+  const reporting = reportControlActivities();
   const planned = initialStaticState(spec).total;
   // The parent's sampler index is the start of the next partition.
   let state: SweepState =
@@ -130,5 +127,5 @@ export async function runPartitionedSweep(input: SweepInput): Promise<SweepResul
   }
 
   phase = 'finishing';
-  return finishSweep(control, sweepId, state, input.options?.writeReport ?? true);
+  return finishSweep(reporting, sweepId, state, input.options?.writeReport ?? true);
 }

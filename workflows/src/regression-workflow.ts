@@ -1,5 +1,6 @@
 import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import { CONTROL_TASK_QUEUE } from './activity-types.js';
+import { quickControlActivities } from './control-proxies.js';
 import {
   type BaselineRef,
   type NotifyTarget,
@@ -36,11 +37,8 @@ export type RegressionResult = RegressionVerdict;
  * baseline of later `last-pass` runs. Returns the verdict.
  */
 export async function regressionWorkflow(input: RegressionInput): Promise<RegressionResult> {
-  const control = proxyActivities<Pick<RegressionActivities, 'compareToBaseline' | 'recordRegression'>>({
-    taskQueue: CONTROL_TASK_QUEUE,
-    startToCloseTimeout: '10m',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
-  });
+  const control =
+    quickControlActivities<Pick<RegressionActivities, 'compareToBaseline' | 'recordRegression'>>();
   const notifier = proxyActivities<Pick<RegressionActivities, 'notifyRegression'>>({
     taskQueue: CONTROL_TASK_QUEUE,
     startToCloseTimeout: '1m',

@@ -12,13 +12,8 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import {
-  CONTROL_TASK_QUEUE,
-  type ControlActivities,
-  type TrainerActivities,
-  type TrialSummary,
-  trainerTaskQueue,
-} from './activity-types.js';
+import { type TrainerActivities, type TrialSummary, trainerTaskQueue } from './activity-types.js';
+import { quickControlActivities, reportControlActivities } from './control-proxies.js';
 import { finishSweep } from './finish-sweep.js';
 import { runPartitionedSweep, shouldPartition } from './partitioned-sweep.js';
 import { initialStaticState, staticSampler } from './samplers/static-sampler.js';
@@ -92,11 +87,8 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       nonRetryableErrorTypes: ['InvalidTrialParams'],
     },
   });
-  const control = proxyActivities<ControlActivities>({
-    taskQueue: CONTROL_TASK_QUEUE,
-    startToCloseTimeout: '10m',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 50 },
-  });
+  const control = quickControlActivities();
+  const reporting = reportControlActivities();
 
   const modelBased = spec.method === 'bayes' || spec.method === 'adaptive';
   const gridOrRandom = modelBased ? undefined : staticSampler(spec, sweepId);
@@ -276,7 +268,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   // A partition's parent records the sweep's end and writes its report.
   if (partition)
     return { sweepId, status, ...(state.stopReason ? { verdict: state.stopReason } : {}), state };
-  return finishSweep(control, sweepId, state, input.options?.writeReport ?? true);
+  return finishSweep(reporting, sweepId, state, input.options?.writeReport ?? true);
 }
 
 /** A partition tells its parent its counts at each continue-as-new, so the parent's progress stays live. */
