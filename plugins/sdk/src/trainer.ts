@@ -49,6 +49,37 @@ export interface TrainerContext {
 /** Parameters are whatever the sweep spec merges for a trial: parameters plus fixed values. */
 export type TrialParams = Record<string, unknown>;
 
+/**
+ * A trainer that trains several trials of one shape at once (batched
+ * weights on a GPU, say) declares how. Sweeps with `resources.pack` send it
+ * trials in packs; each trial is still recorded, resumed and reported on
+ * its own.
+ */
+export interface PackingSupport {
+  /** The most trials one `trainPack` call takes. */
+  maxTrials: number;
+  /**
+   * Parameters that must be equal for trials to share a pack (what fixes
+   * the model's shape: `p`, `model_size`…). Trials that differ in any of
+   * them go to separate calls.
+   */
+  shapeKeys: readonly string[];
+}
+
+/** One trial of a pack: its parameters and its own context (its own report, checkpoints, trial id, attempt). */
+export interface PackedTrial<P = TrialParams> {
+  params: P;
+  ctx: TrainerContext;
+}
+
+/** What the trials of one pack share: one abort signal, one device, one logger. */
+export interface PackContext {
+  signal: AbortSignal;
+  logger: Logger;
+  device: DeviceAssignment;
+  threshold: number;
+}
+
 export interface TrainerDefinition<S extends z.ZodType = z.ZodType> {
   /** Registry name a spec's `trainer:` refers to. */
   name: string;
@@ -57,6 +88,14 @@ export interface TrainerDefinition<S extends z.ZodType = z.ZodType> {
   /** Validates the merged parameters of every trial before a sweep starts. */
   params: S;
   train(params: z.output<S>, ctx: TrainerContext): Promise<TrialOutcome>;
+  /** Set together with `trainPack` by trainers that train packs of trials in one go. */
+  packing?: PackingSupport;
+  /**
+   * Train compatible trials (equal `packing.shapeKeys`, at most
+   * `packing.maxTrials`) together; one outcome per trial, in order. A trial
+   * that diverges or fails gets its own outcome; the others go on.
+   */
+  trainPack?(trials: PackedTrial<z.output<S>>[], pack: PackContext): Promise<TrialOutcome[]>;
 }
 
 /**
@@ -67,6 +106,15 @@ export interface TrainerDefinition<S extends z.ZodType = z.ZodType> {
 export function defineTrainer<S extends z.ZodType>(definition: TrainerDefinition<S>): TrainerDefinition<S> {
   if (!/^[a-z][a-z0-9-]*$/.test(definition.name)) {
     throw new Error(`trainer name "${definition.name}" must be lower-case letters, digits and '-'`);
+  }
+  if (!!definition.packing !== !!definition.trainPack) {
+    throw new Error(`trainer "${definition.name}": 'packing' and 'trainPack' go together`);
+  }
+  if (
+    definition.packing &&
+    !(Number.isInteger(definition.packing.maxTrials) && definition.packing.maxTrials >= 1)
+  ) {
+    throw new Error(`trainer "${definition.name}": packing.maxTrials must be a positive integer`);
   }
   return definition;
 }
