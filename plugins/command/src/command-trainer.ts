@@ -4,9 +4,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
   type AnyTrainer,
+  type Checkpoint,
   CurveRecorder,
   type DeviceAssignment,
   defineTrainer,
+  type PackContext,
+  type PackedTrial,
+  type PackingSupport,
+  splitIntoPacks,
   type TrainerContext,
   type TrialOutcome,
   trialOutcomeSchema,
@@ -57,6 +62,12 @@ export interface CommandTrainerConfig {
   workDir?: string;
   /** Largest checkpoint the host will store. Default 1 GiB. */
   maxCheckpointBytes?: number;
+  /**
+   * The program takes packs of trials (protocol extension `pack`): up to
+   * `maxTrials` trials whose `shapeKeys` parameters are equal run in one
+   * process. Default: one trial per process.
+   */
+  pack?: PackingSupport;
 }
 
 export const DEFAULT_GRACE_MS = 10_000;
@@ -70,14 +81,69 @@ export const defaultParamsSchema = z.record(z.string(), z.unknown());
 
 /** Build a trainer that runs `config.program` for each trial, speaking protocol v1. */
 export function createCommandTrainer(config: CommandTrainerConfig): AnyTrainer {
+  const packing = config.pack;
   return defineTrainer({
     name: config.name,
     version: config.version ?? '0.0.0',
     description:
       config.description ?? `external program ${config.program} (grokmap protocol v${PROTOCOL_VERSION})`,
     params: config.paramsSchema ?? defaultParamsSchema,
-    train: (params, ctx) => new CommandRun(config, params, ctx).run(),
+    train: async (params, ctx) => {
+      const scope: RunScope = { ...ctx, id: ctx.trialId, packed: false };
+      const trial = { params, ctx, stored: await ctx.checkpoint.restore() };
+      const [outcome] = await new CommandRun(config, [trial], scope).run();
+      return outcome!;
+    },
+    ...(packing ? { packing, trainPack: (trials, pack) => trainPack(config, packing, trials, pack) } : {}),
   });
+}
+
+/**
+ * Train a pack in as few processes as the protocol allows. The program may
+ * refuse trials that resume from different steps (PROTOCOL.md), so trials
+ * are grouped by the step of their stored checkpoint as well as by shape,
+ * and the groups run one after another: a pack retried after a partial
+ * failure still resumes every trial from its own checkpoint.
+ */
+async function trainPack(
+  config: CommandTrainerConfig,
+  packing: PackingSupport,
+  trials: PackedTrial<unknown>[],
+  pack: PackContext,
+): Promise<TrialOutcome[]> {
+  const restored = await Promise.all(
+    trials.map(async (t) => ({ ...t, stored: await t.ctx.checkpoint.restore() })),
+  );
+  const groups = splitIntoPacks(
+    restored,
+    (t) => ({
+      resume: t.stored?.step ?? null,
+      shape: packing.shapeKeys.map((k) => (t.params as Record<string, unknown>)[k] ?? null),
+    }),
+    { maxTrials: packing.maxTrials, shapeKeys: ['resume', 'shape'] },
+  );
+  const outcomes: TrialOutcome[] = new Array(trials.length);
+  for (const group of groups) {
+    const members = group.map((i) => restored[i]!);
+    const first = members[0]!.ctx.trialId;
+    const scope: RunScope = {
+      ...pack,
+      id: members.length > 1 ? `pack:${first}+${members.length - 1}` : `pack:${first}`,
+      attempt: Math.max(...members.map((m) => m.ctx.attempt)),
+      packed: true,
+    };
+    if (groups.length > 1) {
+      pack.logger.info(
+        { trainer: config.name, pack: scope.id, resumeStep: members[0]!.stored?.step ?? null },
+        'trials resume from different steps; running them as separate packs',
+      );
+    }
+    const results = await new CommandRun(config, members, scope).run();
+    group.forEach((i, k) => {
+      outcomes[i] = results[k]!;
+    });
+  }
+  return outcomes;
 }
 
 /** The numeric step budget in a trial's parameters, if it declares one. */
@@ -107,13 +173,40 @@ export function visibleDevicesFor(device: DeviceAssignment, workerVisible: strin
   return visible[index] ?? String(index);
 }
 
-/** One trial: one program process, its stdout protocol, its checkpoints. */
+/** What the trials of one process share. A single trial's run is a pack of one without `trials`. */
+interface RunScope {
+  /** GROKMAP_TRIAL_ID and the params file's `trial_id`: the trial's id, or a name for the pack. */
+  id: string;
+  attempt: number;
+  threshold: number;
+  signal: AbortSignal;
+  logger: Logger;
+  device: DeviceAssignment;
+  /** The params file lists `trials` (extension `pack`) and every trial's lines carry its trial_id. */
+  packed: boolean;
+}
+
+/** One trial of a run: what it was given, what the program said about it. */
+interface RunTrial {
+  params: unknown;
+  ctx: TrainerContext;
+  /** Its latest checkpoint from an earlier attempt. */
+  stored: Checkpoint | undefined;
+  log: Logger;
+  recorder: CurveRecorder;
+  resume: ParamsFile['resume'];
+  result: ResultMessage | undefined;
+  /** The trial failed before its program started (its checkpoint could not be restored). */
+  error: string | undefined;
+}
+
+/** One program process: its trials, its stdout protocol, their checkpoints. */
 class CommandRun {
   private readonly log: Logger;
   private readonly graceMs: number;
-  private recorder: CurveRecorder;
-  private result: ResultMessage | undefined;
-  /** First protocol violation; the run ends as `error` with this reason. */
+  private readonly trials: RunTrial[];
+  private readonly byId = new Map<string, RunTrial>();
+  /** First protocol violation; the run's unfinished trials end as `error` with this reason. */
   private protocolError: string | undefined;
   /** A failure of the host's side (checkpoint store, spawn). */
   private hostError: string | undefined;
@@ -126,56 +219,87 @@ class CommandRun {
 
   constructor(
     private readonly config: CommandTrainerConfig,
-    private readonly params: unknown,
-    private readonly ctx: TrainerContext,
+    trials: { params: unknown; ctx: TrainerContext; stored: Checkpoint | undefined }[],
+    private readonly scope: RunScope,
   ) {
-    this.log = ctx.logger.child({ trainer: config.name, trialId: ctx.trialId });
+    this.log = scope.logger.child(
+      scope.packed
+        ? { trainer: config.name, pack: scope.id, trials: trials.length }
+        : { trainer: config.name, trialId: scope.id },
+    );
     this.graceMs = config.graceMs ?? DEFAULT_GRACE_MS;
-    this.recorder = new CurveRecorder(ctx.threshold);
+    this.trials = trials.map((t) => ({
+      ...t,
+      log: scope.packed ? t.ctx.logger.child({ trainer: config.name, trialId: t.ctx.trialId }) : this.log,
+      recorder: new CurveRecorder(t.ctx.threshold),
+      resume: null,
+      result: undefined,
+      error: undefined,
+    }));
+    for (const t of this.trials) this.byId.set(t.ctx.trialId, t);
   }
 
-  async run(): Promise<TrialOutcome> {
-    if (this.ctx.signal.aborted) return this.finish({ cancelled: true, exit: null });
+  async run(): Promise<TrialOutcome[]> {
+    if (this.scope.signal.aborted) return this.finish({ cancelled: true, exit: null });
     const workDir = await mkdtemp(join(this.config.workDir ?? tmpdir(), 'grokmap-cmd-'));
     try {
       this.checkpointDir = join(workDir, 'checkpoints');
       await mkdir(this.checkpointDir);
-      let resume: ParamsFile['resume'] = null;
-      const stored = await this.ctx.checkpoint.restore();
-      if (stored) {
-        try {
-          const unpacked = await unpackCheckpoint(stored.data, this.checkpointDir);
-          resume = { step: unpacked.step, path: unpacked.path };
-          this.recorder = CurveRecorder.fromJSON(this.ctx.threshold, unpacked.curve);
-          this.log.info({ step: unpacked.step }, 'resuming from stored checkpoint');
-        } catch (err) {
-          if (!(err instanceof CheckpointArchiveError)) throw err;
-          this.hostError = `cannot restore checkpoint: ${err.message}`;
-          return this.finish({ cancelled: false, exit: null });
-        }
-      }
+      for (const [i, trial] of this.trials.entries()) await this.restore(trial, i);
+      const live = this.trials.filter((t) => t.error === undefined);
+      if (live.length === 0) return this.finish({ cancelled: false, exit: null });
+      const first = this.trials[0]!;
       const paramsFile: ParamsFile = {
         protocol: PROTOCOL_VERSION,
-        trial_id: this.ctx.trialId,
-        attempt: this.ctx.attempt,
-        params: this.params,
-        threshold: this.ctx.threshold,
+        trial_id: this.scope.id,
+        attempt: this.scope.attempt,
+        params: this.scope.packed ? {} : first.params,
+        threshold: this.scope.threshold,
         checkpoint_dir: this.checkpointDir,
-        resume,
-        device: this.ctx.device,
+        resume: this.scope.packed ? null : first.resume,
+        device: this.scope.device,
+        ...(this.scope.packed
+          ? {
+              trials: live.map((t) => ({
+                trial_id: t.ctx.trialId,
+                attempt: t.ctx.attempt,
+                params: t.params,
+                resume: t.resume,
+              })),
+            }
+          : {}),
       };
       const paramsPath = join(workDir, 'params.json');
       const paramsJson = JSON.stringify(paramsFile);
       await writeFile(paramsPath, paramsJson);
-      const exit = await this.spawnAndWait(paramsPath, paramsJson, resume);
-      return this.finish({ cancelled: this.ctx.signal.aborted, exit });
+      const exit = await this.spawnAndWait(paramsPath, paramsJson, paramsFile.resume);
+      return this.finish({ cancelled: this.scope.signal.aborted, exit });
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }
   }
 
+  /**
+   * Unpack a trial's stored checkpoint for the program. In a pack each
+   * trial's goes to a folder of its own: two trials' checkpoints may have
+   * the same name (both written by single-trial runs, say).
+   */
+  private async restore(trial: RunTrial, index: number): Promise<void> {
+    if (!trial.stored) return;
+    const into = this.scope.packed ? join(this.checkpointDir, `resume-${index}`) : this.checkpointDir;
+    try {
+      const unpacked = await unpackCheckpoint(trial.stored.data, into);
+      trial.resume = { step: unpacked.step, path: unpacked.path };
+      trial.recorder = CurveRecorder.fromJSON(trial.ctx.threshold, unpacked.curve);
+      trial.log.info({ step: unpacked.step }, 'resuming from stored checkpoint');
+    } catch (err) {
+      if (!(err instanceof CheckpointArchiveError)) throw err;
+      trial.error = `cannot restore checkpoint: ${err.message}`;
+    }
+  }
+
   private environment(paramsPath: string, resume: ParamsFile['resume']): NodeJS.ProcessEnv {
-    const device = this.ctx.device;
+    const device = this.scope.device;
     return {
       ...(this.config.inheritEnv === false ? {} : process.env),
       ...this.config.env,
@@ -188,8 +312,8 @@ class CommandRun {
       GROKMAP_STDIN_OPEN: '1',
       GROKMAP_PARAMS_FILE: paramsPath,
       GROKMAP_CHECKPOINT_DIR: this.checkpointDir,
-      GROKMAP_TRIAL_ID: this.ctx.trialId,
-      GROKMAP_ATTEMPT: String(this.ctx.attempt),
+      GROKMAP_TRIAL_ID: this.scope.id,
+      GROKMAP_ATTEMPT: String(this.scope.attempt),
       GROKMAP_DEVICE: device.kind === 'gpu' ? 'cuda' : 'cpu',
       ...(resume ? { GROKMAP_RESUME_STEP: String(resume.step), GROKMAP_RESUME_PATH: resume.path } : {}),
     };
@@ -218,17 +342,17 @@ class CommandRun {
       }
       this.child = child;
       const onAbort = () => {
-        this.log.info('trial cancelled; stopping the program');
+        this.log.info('cancelled; stopping the program');
         this.terminate();
       };
-      this.ctx.signal.addEventListener('abort', onAbort, { once: true });
+      this.scope.signal.addEventListener('abort', onAbort, { once: true });
       const limit = this.config.timeoutMs;
       const wallTimer =
         limit === undefined
           ? undefined
           : setTimeout(() => {
               this.timedOut = true;
-              this.log.warn({ timeoutMs: limit }, 'trial ran past its time limit; stopping the program');
+              this.log.warn({ timeoutMs: limit }, 'ran past its time limit; stopping the program');
               this.terminate();
             }, limit);
 
@@ -260,7 +384,7 @@ class CommandRun {
         }, this.graceMs).unref();
       });
       child.on('close', (code, signal) => {
-        this.ctx.signal.removeEventListener('abort', onAbort);
+        this.scope.signal.removeEventListener('abort', onAbort);
         child.stdin?.destroy();
         if (this.killTimer) clearTimeout(this.killTimer);
         if (drainTimer) clearTimeout(drainTimer);
@@ -361,7 +485,7 @@ class CommandRun {
         }
       }
     } catch (err) {
-      if (!this.protocolError && !this.ctx.signal.aborted)
+      if (!this.protocolError && !this.scope.signal.aborted)
         this.log.warn({ err }, 'reading program stdout failed');
     }
     if (partBytes) await this.handleLineSafely(Buffer.concat(parts).toString('utf8'), lineNumber + 1);
@@ -393,22 +517,24 @@ class CommandRun {
     const parsed = parseLine(line, lineNumber);
     if (!parsed.ok) return this.fail(parsed.error);
     const message: Message = parsed.message;
-    if (message.trial_id !== undefined && message.trial_id !== this.ctx.trialId) {
-      return this.fail(
-        `stdout line ${lineNumber} is for trial ${JSON.stringify(message.trial_id)}, not this one: ${quoteLine(line)}`,
-      );
+    const trial = this.trialOf(message, line, lineNumber);
+    if (trial === 'refused') return;
+    if (trial === undefined) {
+      // Only a log may concern the whole pack (trialOf refuses anything else).
+      if (message.type === 'log') this.log[message.level]({ from: 'program' }, message.msg);
+      return;
     }
     switch (message.type) {
       case 'progress': {
-        this.ctx.report(progressToReport(message));
+        trial.ctx.report(progressToReport(message));
         if (message.train_acc !== undefined && message.val_acc !== undefined) {
           const r = progressToReport(message);
-          this.recorder.record({ ...r, trainAcc: message.train_acc, valAcc: message.val_acc });
+          trial.recorder.record({ ...r, trainAcc: message.train_acc, valAcc: message.val_acc });
         }
         return;
       }
       case 'log': {
-        this.log[message.level]({ from: 'program' }, message.msg);
+        trial.log[message.level]({ from: 'program' }, message.msg);
         return;
       }
       case 'checkpoint': {
@@ -418,7 +544,7 @@ class CommandRun {
             checkpointDir: this.checkpointDir,
             path: message.path,
             step: message.step,
-            curve: this.recorder.toJSON(),
+            curve: trial.recorder.toJSON(),
             maxBytes: this.config.maxCheckpointBytes ?? DEFAULT_MAX_CHECKPOINT_BYTES,
           });
         } catch (err) {
@@ -426,20 +552,50 @@ class CommandRun {
           return this.fail(`stdout line ${lineNumber}: ${err.message}`);
         }
         try {
-          await this.ctx.checkpoint.save(message.step, data);
+          await trial.ctx.checkpoint.save(message.step, data);
         } catch (err) {
-          this.hostError = `storing the checkpoint at step ${message.step} failed: ${(err as Error).message}`;
+          const whose = this.scope.packed ? ` of trial ${JSON.stringify(trial.ctx.trialId)}` : '';
+          this.hostError = `storing the checkpoint${whose} at step ${message.step} failed: ${(err as Error).message}`;
           this.log.error({ err }, 'checkpoint store failed; stopping the program');
           this.terminate();
         }
         return;
       }
       case 'result': {
-        if (this.result) return this.fail(`stdout line ${lineNumber} is a second result: ${quoteLine(line)}`);
-        this.result = message;
+        if (trial.result)
+          return this.fail(`stdout line ${lineNumber} is a second result: ${quoteLine(line)}`);
+        trial.result = message;
         return;
       }
     }
+  }
+
+  /**
+   * The trial a line concerns: undefined for a pack's own logs, 'refused'
+   * when the line breaks the protocol (the run is then failing).
+   */
+  private trialOf(message: Message, line: string, lineNumber: number): RunTrial | undefined | 'refused' {
+    const id = message.trial_id;
+    if (!this.scope.packed) {
+      if (id === undefined || id === this.scope.id) return this.trials[0]!;
+      this.fail(
+        `stdout line ${lineNumber} is for trial ${JSON.stringify(id)}, not this one: ${quoteLine(line)}`,
+      );
+      return 'refused';
+    }
+    if (id === undefined) {
+      if (message.type === 'log') return undefined;
+      this.fail(
+        `stdout line ${lineNumber} has no trial_id; in a pack every ${message.type} line names its trial: ${quoteLine(line)}`,
+      );
+      return 'refused';
+    }
+    const trial = this.byId.get(id);
+    if (trial && trial.error === undefined) return trial;
+    this.fail(
+      `stdout line ${lineNumber} is for trial ${JSON.stringify(id)}, which is not in this pack: ${quoteLine(line)}`,
+    );
+    return 'refused';
   }
 
   private stderrSuffix(): string {
@@ -447,14 +603,24 @@ class CommandRun {
     return tail.length ? `; stderr (last ${tail.length} lines):\n${tail.join('\n')}` : '; no stderr output';
   }
 
-  private finish(end: {
-    cancelled: boolean;
-    exit: { code: number | null; signal: NodeJS.Signals | null } | null;
-  }): TrialOutcome {
+  private finish(end: RunEnd): TrialOutcome[] {
+    return this.trials.map((t) => this.outcomeOf(t, end));
+  }
+
+  /**
+   * A trial's outcome. In a pack, a trial's result line settles it: what
+   * befalls the process afterwards (a cancellation, a crash, a bad line)
+   * concerns only the trials still running. A single trial keeps the older
+   * rule: a cancelled run is `cancelled` even if it managed to finish.
+   */
+  private outcomeOf(trial: RunTrial, end: RunEnd): TrialOutcome {
+    const { result } = trial;
     const maxSteps =
-      this.result?.max_steps ?? maxStepsOf(this.params) ?? Math.max(1, this.recorder.lastPoint?.step ?? 1);
+      result?.max_steps ?? maxStepsOf(trial.params) ?? Math.max(1, trial.recorder.lastPoint?.step ?? 1);
     const recorded = (status: TrialOutcome['status'], reason?: string): TrialOutcome =>
-      this.recorder.outcome({ status, maxSteps, ...(reason !== undefined ? { reason } : {}) });
+      trial.recorder.outcome({ status, maxSteps, ...(reason !== undefined ? { reason } : {}) });
+    if (trial.error !== undefined) return recorded('error', trial.error);
+    if (result && this.scope.packed) return this.outcomeFromResult(trial, result, recorded);
     const { exit } = end;
     const how =
       exit === null ? '' : exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
@@ -476,16 +642,14 @@ class CommandRun {
     if (exit.signal !== null || exit.code !== 0) {
       return recorded('error', `program ${how}${this.stderrSuffix()}`);
     }
-    if (this.result) {
-      const merged = outcomeFromResult(this.result, recorded(this.result.status), this.ctx.threshold);
-      const checked = trialOutcomeSchema.safeParse(merged);
-      if (!checked.success) {
-        const problems = checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-        return recorded('error', `protocol error: result is not a valid outcome (${problems})`);
-      }
-      return checked.data;
+    if (result) return this.outcomeFromResult(trial, result, recorded);
+    if (this.scope.packed) {
+      return recorded(
+        'error',
+        `program exited with code 0 without a result line for trial ${JSON.stringify(trial.ctx.trialId)}${this.stderrSuffix()}`,
+      );
     }
-    if (this.recorder.lastPoint) {
+    if (trial.recorder.lastPoint) {
       this.log.warn('program sent no result line; outcome built from its progress lines');
       return recorded('completed');
     }
@@ -494,4 +658,23 @@ class CommandRun {
       `program exited with code 0 without a result or any progress${this.stderrSuffix()}`,
     );
   }
+
+  private outcomeFromResult(
+    trial: RunTrial,
+    result: ResultMessage,
+    recorded: (status: TrialOutcome['status'], reason?: string) => TrialOutcome,
+  ): TrialOutcome {
+    const merged = outcomeFromResult(result, recorded(result.status), trial.ctx.threshold);
+    const checked = trialOutcomeSchema.safeParse(merged);
+    if (!checked.success) {
+      const problems = checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      return recorded('error', `protocol error: result is not a valid outcome (${problems})`);
+    }
+    return checked.data;
+  }
 }
+
+type RunEnd = {
+  cancelled: boolean;
+  exit: { code: number | null; signal: NodeJS.Signals | null } | null;
+};

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCommandTrainer } from './command-trainer.js';
 import { CommandConfigError, commandTrainerConfigs, loadCommandTrainers } from './config.js';
 import { jsonSchemaLiteSchema, jsonSchemaLiteToZod } from './json-schema-lite.js';
 
@@ -12,6 +13,17 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+/** The message of the CommandConfigError a config is refused with. */
+function configError(input: unknown, source: string): string {
+  try {
+    commandTrainerConfigs(input, '/', source);
+  } catch (err) {
+    expect(err).toBeInstanceOf(CommandConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('config was accepted');
+}
 
 describe('commandTrainerConfigs', () => {
   it('resolves cwd from the config folder and path-like programs from cwd, leaving bare names to PATH', () => {
@@ -51,13 +63,7 @@ describe('commandTrainerConfigs', () => {
         { name: 'ok2', program: 'p', shell: true },
       ],
     };
-    let message = '';
-    try {
-      commandTrainerConfigs(bad, '/', 'test.yaml');
-    } catch (err) {
-      expect(err).toBeInstanceOf(CommandConfigError);
-      message = (err as Error).message;
-    }
+    const message = configError(bad, 'test.yaml');
     expect(message).toContain('test.yaml');
     expect(message).toContain('trainers.0.name');
     expect(message).toContain('trainers.0.program');
@@ -73,6 +79,55 @@ describe('commandTrainerConfigs', () => {
       ],
     };
     expect(() => commandTrainerConfigs(twice, '/')).toThrow(/trainers\.1\.name: duplicate trainer "same"/);
+  });
+
+  it('turns `pack` into the trainer’s packing support', () => {
+    const [config] = commandTrainerConfigs(
+      {
+        trainers: [
+          { name: 'packer', program: 'p', pack: { max_trials: 8, shape_keys: ['p', 'model_size'] } },
+        ],
+      },
+      '/',
+    );
+    expect(config!.pack).toEqual({ maxTrials: 8, shapeKeys: ['p', 'model_size'] });
+    const trainer = createCommandTrainer(config!);
+    expect(trainer.packing).toEqual({ maxTrials: 8, shapeKeys: ['p', 'model_size'] });
+    expect(typeof trainer.trainPack).toBe('function');
+
+    const [plain] = commandTrainerConfigs({ trainers: [{ name: 'plain', program: 'p' }] }, '/');
+    expect(createCommandTrainer(plain!).trainPack).toBeUndefined();
+  });
+
+  it('names the path of every problem in `pack`', () => {
+    const bad = {
+      trainers: [
+        { name: 'a', program: 'p', pack: { max_trials: 0, shape_keys: ['p'] } },
+        { name: 'b', program: 'p', pack: { max_trials: 2.5, shape_keys: 'p' } },
+        { name: 'c', program: 'p', pack: { max_trials: 4, shape_keys: ['p'], vectorised: true } },
+        {
+          name: 'd',
+          program: 'p',
+          pack: { max_trials: 4, shape_keys: ['p', 'modelsize', 'p'] },
+          params_schema: {
+            type: 'object',
+            properties: { p: { type: 'integer' }, model_size: { type: 'integer' } },
+          },
+        },
+        { name: 'e', program: 'p', pack: { shape_keys: [] } },
+      ],
+    };
+    const message = configError(bad, 'packs.yaml');
+    expect(message).toContain('packs.yaml');
+    expect(message).toMatch(/trainers\.0\.pack\.max_trials: .*>0/);
+    expect(message).toMatch(/trainers\.1\.pack\.max_trials: .*int/);
+    expect(message).toMatch(/trainers\.1\.pack\.shape_keys: .*array/);
+    expect(message).toMatch(/trainers\.2\.pack: .*vectorised/);
+    expect(message).toContain(
+      'trainers.3.pack.shape_keys.1: shape key "modelsize" is not a parameter in params_schema',
+    );
+    expect(message).toContain('trainers.3.pack.shape_keys.2: shape key "p" is listed twice');
+    expect(message).toMatch(/trainers\.4\.pack\.max_trials: /);
   });
 });
 

@@ -23,23 +23,51 @@ import { jsonSchemaLiteSchema, jsonSchemaLiteToZod } from './json-schema-lite.js
  *     params_schema:              # optional JSON-schema-lite; omitted: any object
  *       type: object
  *       properties: { p: { type: integer, minimum: 2 } }
+ *     pack:                       # optional: the program trains packs of trials
+ *       max_trials: 16
+ *       shape_keys: [p]           # trials share a process only if these are equal
  * ```
  */
-export const commandTrainerEntrySchema = z.strictObject({
-  name: z.string().regex(/^[a-z][a-z0-9-]*$/, "lower-case letters, digits and '-'"),
-  version: z.string().optional(),
-  description: z.string().optional(),
-  program: z.string().min(1),
-  args: z.array(z.string()).default([]),
-  env: z.record(z.string(), z.string()).default({}),
-  inherit_env: z.boolean().default(true),
-  cwd: z.string().optional(),
-  grace_ms: z.number().int().nonnegative().optional(),
-  timeout_ms: z.number().int().positive().optional(),
-  max_checkpoint_bytes: z.number().int().positive().optional(),
-  work_dir: z.string().optional(),
-  params_schema: jsonSchemaLiteSchema.optional(),
-});
+export const commandTrainerEntrySchema = z
+  .strictObject({
+    name: z.string().regex(/^[a-z][a-z0-9-]*$/, "lower-case letters, digits and '-'"),
+    version: z.string().optional(),
+    description: z.string().optional(),
+    program: z.string().min(1),
+    args: z.array(z.string()).default([]),
+    env: z.record(z.string(), z.string()).default({}),
+    inherit_env: z.boolean().default(true),
+    cwd: z.string().optional(),
+    grace_ms: z.number().int().nonnegative().optional(),
+    timeout_ms: z.number().int().positive().optional(),
+    max_checkpoint_bytes: z.number().int().positive().optional(),
+    work_dir: z.string().optional(),
+    params_schema: jsonSchemaLiteSchema.optional(),
+    /** The program takes packs of trials (protocol extension `pack`). */
+    pack: z
+      .strictObject({
+        max_trials: z.number().int().positive(),
+        /** Parameters that must be equal for trials to share a process (what fixes the model's shape). */
+        shape_keys: z.array(z.string().min(1)),
+      })
+      .optional(),
+  })
+  .superRefine((t, ctx) => {
+    // A misspelt shape key would silently pack trials of different shapes together.
+    const declared = t.params_schema?.properties;
+    t.pack?.shape_keys.forEach((key, k) => {
+      const path = ['pack', 'shape_keys', k];
+      if (t.pack!.shape_keys.indexOf(key) !== k) {
+        ctx.addIssue({ code: 'custom', path, message: `shape key "${key}" is listed twice` });
+      } else if (declared && !Object.hasOwn(declared, key)) {
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `shape key "${key}" is not a parameter in params_schema`,
+        });
+      }
+    });
+  });
 
 export const commandTrainersFileSchema = z
   .strictObject({ trainers: z.array(commandTrainerEntrySchema) })
@@ -98,6 +126,9 @@ export function commandTrainerConfigs(
       ...(t.max_checkpoint_bytes !== undefined ? { maxCheckpointBytes: t.max_checkpoint_bytes } : {}),
       ...(t.work_dir !== undefined ? { workDir: at(t.work_dir) } : {}),
       ...(t.params_schema !== undefined ? { paramsSchema: jsonSchemaLiteToZod(t.params_schema) } : {}),
+      ...(t.pack !== undefined
+        ? { pack: { maxTrials: t.pack.max_trials, shapeKeys: t.pack.shape_keys } }
+        : {}),
     };
   });
 }

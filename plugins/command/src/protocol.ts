@@ -113,8 +113,12 @@ export interface ParamsFile {
   checkpoint_dir: string;
   resume: { step: number; path: string } | null;
   device: DeviceAssignment;
-  /** `pack` extension: several trials of one shape trained together by one program. */
-  trials?: { trial_id: string; params: unknown; checkpoint_dir: string; resume: ParamsFile['resume'] }[];
+  /**
+   * `pack` extension: several trials of one shape trained together by one
+   * program, all writing to the shared `checkpoint_dir`. The top-level
+   * `trial_id` then names the pack and `attempt` is its trials' highest.
+   */
+  trials?: { trial_id: string; attempt: number; params: unknown; resume: ParamsFile['resume'] }[];
 }
 
 const MAX_QUOTED_CHARS = 200;
