@@ -1,13 +1,18 @@
 /**
  * Sampling benchmark: how many trials each method needs.
  *
- * Phase maps: for each oracle (the synthetic trainer's noise-free phase over
- * weight_decay × data_fraction, and each of Liu et al.'s published grids,
- * looked up at the nearest cell), grid, random and adaptive sweeps run until
+ * Phase maps: for each oracle, grid, random and adaptive sweeps run until
  * the phase map estimated from their trials (fitPhaseMap, the same for all)
- * labels a dense 48 × 48 grid with ≥ 95% agreement with the oracle. Grid:
- * k × k grids for k = 2, 3, …; random: n growing by ~10%; adaptive: its
- * batches. Several seeds; the table shows medians and the ratio to grid.
+ * labels the oracle's full grid with ≥ 90% and ≥ 95% agreement. Oracles:
+ * the synthetic trainer's noise-free phase over weight_decay ×
+ * data_fraction (full grid: 48 × 48 cell centres; sweeps sample the
+ * continuous range), and each of Liu et al.'s published grids (full grid:
+ * its cells; sweeps choose among those cells, since no other run exists).
+ * Each method sees only the labels of what it sampled. Grid: k × k grids
+ * for k = 2, 3, … (on a published grid, k evenly spread values per axis);
+ * random: n growing by ~10% (distinct cells on a published grid);
+ * adaptive: its batches. Several seeds; the table shows medians and the
+ * ratio to grid.
  *
  * Bayes: best steps_to_generalize (synthetic, noise-free, over weight
  * decay × data fraction × model size) after n trials, bayes against random
@@ -41,23 +46,39 @@ import { type ParameterSpec, type SweepSpec, streamFor, sweepSpecSchema } from '
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REFERENCE = '/work/shared/reference/liu2022-phase-grids.json';
 const TARGETS = [0.9, 0.95];
+/** The synthetic oracle's "full grid": its truth on EVAL_RES × EVAL_RES cell centres. */
 const EVAL_RES = 48;
 /** Trials at most per method and seed ("> MAX" when a target is not reached). */
 const MAX_TRIALS = 300;
 /** Adaptive sweeps stop here (each batch refits the map twice, so long runs are slow). */
 const MAX_ADAPTIVE_TRIALS = 200;
+const SYNTHETIC_GRID_MAX = 17;
 
+/**
+ * A phase oracle and the full grid it is scored on. Agreement is always
+ * the share of `cells` whose label the map gets right; every method sees
+ * only the labels of the points it sampled, and all use the same map model.
+ */
 interface PhaseOracle {
   name: string;
-  /** Two axes, with their spec parameters. */
+  /** Two axes, with their spec parameters (for a reference grid: its values, so sweeps sample cells). */
   parameters: Record<string, ParameterSpec>;
   fixed: Record<string, unknown>;
   axes: Axis[];
+  /** The full grid (raw values) and its labels. */
+  cells: number[][];
+  truth: Phase[];
+  /** Trials of a grid over the full table of cells (a reference grid), null for a continuous oracle. */
+  fullGrid: number | null;
   phaseAt(x: readonly number[]): Phase;
+  /** Grid sweeps of growing size (k × k, or k values per axis on a reference grid). */
+  grids(): number[][][];
+  /** The first `n` points of a random sweep (distinct cells on a reference grid). */
+  random(seed: number, n: number): number[][];
 }
 
 export interface MethodResult {
-  /** Trials needed per seed (null: not reached within MAX_TRIALS). */
+  /** Trials needed per seed (null: not reached within the cap). */
   trials: (number | null)[];
   median: number | null;
   /** Largest number of trials tried. */
@@ -66,12 +87,14 @@ export interface MethodResult {
 
 export interface PhaseBenchRow {
   oracle: string;
+  /** Cells of the full reference grid, when the oracle is one. */
+  fullGrid: number | null;
   /** Per agreement target: trials each method needed. */
   targets: { target: number; grid: MethodResult; random: MethodResult; adaptive: MethodResult }[];
   /** Adaptive with its own stop rule: trials at stop and agreement then (per seed). */
   adaptiveStop: { trials: number; agreement: number }[];
-  /** Agreement of the map fitted on every cell of a reference grid (the best a map of this model does), when there is one. */
-  ceiling: number | null;
+  /** Agreement of the map fitted on every cell of the full grid (the best a map of this model does). */
+  ceiling: number;
 }
 
 export interface BayesBenchRow {
@@ -93,88 +116,103 @@ function syntheticOracle(): PhaseOracle {
     data_fraction: { distribution: 'uniform', min: 0.1, max: 0.9 },
   };
   const axes = Object.entries(parameters).map(([name, p]) => axisFor(name, [], p));
+  const phaseAt = ([wd, f]: readonly number[]) =>
+    groundTruthPhase({
+      weight_decay: wd!,
+      data_fraction: f!,
+      model_size: 128,
+      max_steps: 20000,
+      eval_every: 50,
+    });
+  const at = (u: number, v: number) => [denormalise(axes[0]!, u), denormalise(axes[1]!, v)];
+  const cells = product(EVAL_RES, EVAL_RES).map(([i, j]) => at((i + 0.5) / EVAL_RES, (j + 0.5) / EVAL_RES));
   return {
     name: 'synthetic wd × data_fraction',
     parameters,
     fixed: { model_size: 128, max_steps: 20000, eval_every: 50 },
     axes,
-    phaseAt: ([wd, f]) =>
-      groundTruthPhase({
-        weight_decay: wd!,
-        data_fraction: f!,
-        model_size: 128,
-        max_steps: 20000,
-        eval_every: 50,
+    cells,
+    truth: cells.map(phaseAt),
+    fullGrid: null,
+    phaseAt,
+    grids: () =>
+      Array.from({ length: SYNTHETIC_GRID_MAX - 1 }, (_, m) => {
+        const k = m + 2;
+        return product(k, k).map(([i, j]) => at(i / (k - 1), j / (k - 1)));
+      }),
+    random: (seed, n) =>
+      Array.from({ length: n }, (_, i) => {
+        const rand = streamFor(seed, i, 'bench-random');
+        return at(rand(), rand());
       }),
   };
 }
 
+/** A published grid: sweeps choose among its cells, and are scored on all of them. */
 function referenceOracle(json: unknown, name: string): PhaseOracle {
   const grid = loadReferenceGrid(json, name);
-  const specFor = (values: number[]): ParameterSpec => {
-    const min = Math.min(...values);
-    const max = Math.max(...values);
-    return min > 0 && max / min >= 20
-      ? { distribution: 'log_uniform_values', min, max }
-      : { distribution: 'uniform', min, max };
+  const rows = grid.rows.values;
+  const cols = grid.cols.values;
+  const parameters: Record<string, ParameterSpec> = {
+    [grid.rows.param]: { distribution: 'categorical', values: rows },
+    [grid.cols.param]: { distribution: 'categorical', values: cols },
   };
-  const parameters = {
-    [grid.rows.param]: specFor(grid.rows.values),
-    [grid.cols.param]: specFor(grid.cols.values),
-  };
-  const axes = [grid.rows, grid.cols].map((a) => axisFor(a.param, [], parameters[a.param]!));
-  const nearest = (axis: Axis, values: number[], v: number) => {
-    const u = normalise(axis, v);
-    let best = 0;
-    values.forEach((w, i) => {
-      if (Math.abs(normalise(axis, w) - u) < Math.abs(normalise(axis, values[best]!) - u)) best = i;
-    });
-    return best;
-  };
+  const axes = [grid.rows, grid.cols].map((a) => axisFor(a.param, a.values, parameters[a.param]!));
+  const key = (x: readonly number[]) => x.join(',');
+  const labels = new Map(grid.cells.map((c) => [key([rows[c.row]!, cols[c.col]!]), c.phase]));
+  const cells = grid.cells.map((c) => [rows[c.row]!, cols[c.col]!]);
+  // Evenly spread indices: the grid a sweep with k values of this axis would run.
+  const spread = (n: number, k: number) =>
+    [...new Set(Array.from({ length: k }, (_, i) => Math.round((i * (n - 1)) / (k - 1))))];
   return {
     name: `liu2022 ${name.replace('liu2022-addition-', '')}`,
     parameters,
     fixed: {},
     axes,
-    phaseAt: ([r, c]) => {
-      const row = nearest(axes[0]!, grid.rows.values, r!);
-      const col = nearest(axes[1]!, grid.cols.values, c!);
-      return grid.cells[row * grid.cols.values.length + col]!.phase;
+    cells,
+    truth: grid.cells.map((c) => c.phase),
+    fullGrid: cells.length,
+    phaseAt: (x) => {
+      const phase = labels.get(key(x));
+      if (!phase) throw new Error(`${key(x)} is not a cell of ${name}`);
+      return phase;
+    },
+    grids: () =>
+      Array.from({ length: Math.max(rows.length, cols.length) - 1 }, (_, m) => {
+        const k = m + 2;
+        const ri = spread(rows.length, Math.min(k, rows.length));
+        const ci = spread(cols.length, Math.min(k, cols.length));
+        return product(ri.length, ci.length).map(([i, j]) => [rows[ri[i]!]!, cols[ci[j]!]!]);
+      }),
+    random: (seed, n) => {
+      const order = cells.map((_, i) => i);
+      const rand = streamFor(seed, 0, 'bench-random-cells');
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        [order[i], order[j]] = [order[j]!, order[i]!];
+      }
+      return order.slice(0, n).map((i) => cells[i]!);
     },
   };
 }
 
-/** Scores phase maps against an oracle on a dense grid. */
-class Scorer {
-  private readonly grid: number[][];
-  private readonly truth: Phase[];
-  constructor(private readonly oracle: PhaseOracle) {
-    this.grid = [];
-    for (let i = 0; i < EVAL_RES; i++) {
-      for (let j = 0; j < EVAL_RES; j++) {
-        this.grid.push([
-          denormalise(oracle.axes[0]!, (i + 0.5) / EVAL_RES),
-          denormalise(oracle.axes[1]!, (j + 0.5) / EVAL_RES),
-        ]);
-      }
-    }
-    this.truth = this.grid.map((x) => oracle.phaseAt(x));
-  }
-  agreement(points: readonly PhasePoint[]): number {
-    if (points.length === 0) return 0;
-    const model = fitPhaseMap(points, this.oracle.axes);
-    const cells = predictPhaseMap(model, this.grid);
-    let same = 0;
-    cells.forEach((c, i) => {
-      if (c.phase === this.truth[i]) same++;
-    });
-    return same / cells.length;
-  }
+function product(a: number, b: number): [number, number][] {
+  return Array.from({ length: a * b }, (_, k) => [Math.floor(k / b), k % b]);
 }
 
-function toPoint(oracle: PhaseOracle, u: readonly number[]): PhasePoint {
-  const x = u.map((v, d) => denormalise(oracle.axes[d]!, v));
-  return { x, phase: oracle.phaseAt(x) };
+/** Agreement of the map fitted on `points` with the oracle's labels over its full grid. */
+function agreement(oracle: PhaseOracle, points: readonly PhasePoint[]): number {
+  if (points.length === 0) return 0;
+  const cells = predictPhaseMap(fitPhaseMap(points, oracle.axes), oracle.cells);
+  let same = 0;
+  cells.forEach((c, i) => {
+    if (c.phase === oracle.truth[i]) same++;
+  });
+  return same / cells.length;
+}
+
+function labelled(oracle: PhaseOracle, xs: readonly number[][]): PhasePoint[] {
+  return xs.map((x) => ({ x: [...x], phase: oracle.phaseAt(x) }));
 }
 
 /** First trial counts at which each target is reached (null: not yet). */
@@ -190,26 +228,22 @@ class Hits {
   }
 }
 
-function gridTrials(oracle: PhaseOracle, scorer: Scorer): (number | null)[] {
+function gridTrials(oracle: PhaseOracle): (number | null)[] {
   const hits = new Hits();
-  for (let k = 2; k * k <= MAX_TRIALS && !hits.done; k++) {
-    const points: PhasePoint[] = [];
-    for (let i = 0; i < k; i++)
-      for (let j = 0; j < k; j++) points.push(toPoint(oracle, [i / (k - 1), j / (k - 1)]));
-    hits.record(k * k, scorer.agreement(points));
+  for (const grid of oracle.grids()) {
+    if (hits.done || grid.length > MAX_TRIALS) break;
+    hits.record(grid.length, agreement(oracle, labelled(oracle, grid)));
   }
   return hits.first;
 }
 
-function randomTrials(oracle: PhaseOracle, scorer: Scorer, seed: number): (number | null)[] {
+function randomTrials(oracle: PhaseOracle, seed: number): (number | null)[] {
   const hits = new Hits();
-  const points: PhasePoint[] = [];
-  for (let n = 8; n <= MAX_TRIALS && !hits.done; n += Math.max(4, Math.round(n * 0.1))) {
-    while (points.length < n) {
-      const rand = streamFor(seed, points.length, 'bench-random');
-      points.push(toPoint(oracle, [rand(), rand()]));
-    }
-    hits.record(n, scorer.agreement(points));
+  const cap = Math.min(MAX_TRIALS, oracle.fullGrid ?? MAX_TRIALS);
+  for (let n = 8; !hits.done; n += Math.max(4, Math.round(n * 0.1))) {
+    const points = oracle.random(seed, Math.min(n, cap));
+    hits.record(points.length, agreement(oracle, labelled(oracle, points)));
+    if (points.length >= cap) break;
   }
   return hits.first;
 }
@@ -240,14 +274,13 @@ function phasePointsOf(oracle: PhaseOracle, state: SamplerState): PhasePoint[] {
  */
 function adaptiveTrials(
   oracle: PhaseOracle,
-  scorer: Scorer,
   seed: number,
   batch = 4,
 ): { trials: (number | null)[]; stop: { trials: number; agreement: number } } {
   let spec = adaptiveSpec(oracle, seed, batch);
   let state = initialSamplerState(spec);
   const hits = new Hits();
-  let agreement = 0;
+  let score = 0;
   let stop: { trials: number; agreement: number } | undefined;
   while (state.nextIndex < MAX_ADAPTIVE_TRIALS) {
     const proposal = proposeTrials(spec, 'bench', state, batch);
@@ -262,19 +295,19 @@ function adaptiveTrials(
           metric: null,
         })),
       );
-      agreement = scorer.agreement(phasePointsOf(oracle, state));
-      hits.record(state.observations.length, agreement);
+      score = agreement(oracle, phasePointsOf(oracle, state));
+      hits.record(state.observations.length, score);
     }
     if (proposal.exhausted || proposal.trials.length === 0) {
       if (stop) break;
-      stop = { trials: state.observations.length, agreement };
+      stop = { trials: state.observations.length, agreement: score };
       // Past the stop rule, go on (without it) only to see where the targets are reached.
       spec = adaptiveSpec(oracle, seed, batch, false);
       state = { ...state, converged: false };
     }
     if (stop && hits.done) break;
   }
-  return { trials: hits.first, stop: stop ?? { trials: state.observations.length, agreement } };
+  return { trials: hits.first, stop: stop ?? { trials: state.observations.length, agreement: score } };
 }
 
 function summary(trials: (number | null)[], cap = MAX_TRIALS): MethodResult {
@@ -283,42 +316,35 @@ function summary(trials: (number | null)[], cap = MAX_TRIALS): MethodResult {
   return { trials, median: Number.isFinite(mid) ? mid : null, cap };
 }
 
-function benchPhaseMaps(seeds: number[]): PhaseBenchRow[] {
-  const oracles: { oracle: PhaseOracle; cells: PhasePoint[] | null }[] = [
-    { oracle: syntheticOracle(), cells: null },
-  ];
+export function benchPhaseMaps(seeds: number[]): PhaseBenchRow[] {
+  const oracles = [syntheticOracle()];
   if (existsSync(REFERENCE)) {
     const json = JSON.parse(readFileSync(REFERENCE, 'utf8')) as unknown;
-    for (const name of referenceGridNames(json)) {
-      const grid = loadReferenceGrid(json, name);
-      oracles.push({
-        oracle: referenceOracle(json, name),
-        cells: grid.cells.map((c) => ({
-          x: [c.params[grid.rows.param]!, c.params[grid.cols.param]!],
-          phase: c.phase,
-        })),
-      });
-    }
+    for (const name of referenceGridNames(json)) oracles.push(referenceOracle(json, name));
   }
-  return oracles.map(({ oracle, cells }) => {
+  return oracles.map((oracle) => {
     process.stderr.write(`phase maps: ${oracle.name}…\n`);
-    const scorer = new Scorer(oracle);
-    const grid = gridTrials(oracle, scorer);
-    const random = seeds.map((s) => randomTrials(oracle, scorer, s));
-    const adaptive = seeds.map((s) => adaptiveTrials(oracle, scorer, s));
+    const grid = gridTrials(oracle);
+    const random = seeds.map((s) => randomTrials(oracle, s));
+    const adaptive = seeds.map((s) => adaptiveTrials(oracle, s));
+    const cap = (c: number) => Math.min(c, oracle.fullGrid ?? c);
     return {
       oracle: oracle.name,
+      fullGrid: oracle.fullGrid,
       targets: TARGETS.map((target, i) => ({
         target,
-        grid: summary([grid[i]!]),
-        random: summary(random.map((r) => r[i]!)),
+        grid: summary([grid[i]!], cap(MAX_TRIALS)),
+        random: summary(
+          random.map((r) => r[i]!),
+          cap(MAX_TRIALS),
+        ),
         adaptive: summary(
           adaptive.map((a) => a.trials[i]!),
-          MAX_ADAPTIVE_TRIALS,
+          cap(MAX_ADAPTIVE_TRIALS),
         ),
       })),
       adaptiveStop: adaptive.map((a) => a.stop),
-      ceiling: cells ? scorer.agreement(cells) : null,
+      ceiling: agreement(oracle, labelled(oracle, oracle.cells)),
     };
   });
 }
@@ -519,10 +545,13 @@ function ratio(r: MethodResult, grid: MethodResult): string {
 
 export function formatSamplingBench(result: SamplingBenchResult): string {
   const lines: string[] = [];
-  lines.push(`Trials until the estimated phase map agrees with the oracle on a ${EVAL_RES}×${EVAL_RES} grid`);
-  lines.push('(median over seeds, per-seed values in brackets; ratio = median / grid)');
+  lines.push('Trials until the estimated phase map agrees with the full grid on its cells');
+  lines.push(`(synthetic: its truth on ${EVAL_RES}×${EVAL_RES} cells; liu2022: every cell of the published grid,`);
+  lines.push('sweeps choosing among those cells). Median over seeds, per-seed values in brackets;');
+  lines.push('ratio = median / grid (the smallest k×k grid sweep that reaches the target), and for a');
+  lines.push('published grid also / full (all of its cells).');
   lines.push('');
-  const header = ['oracle', 'target', 'grid', 'random', 'adaptive', 'random/grid', 'adaptive/grid'];
+  const header = ['oracle', 'target', 'grid', 'random', 'adaptive', 'random/grid', 'adaptive/grid', 'adaptive/full'];
   const rows = result.phase.flatMap((r) =>
     r.targets.map((t) => [
       r.oracle,
@@ -532,16 +561,17 @@ export function formatSamplingBench(result: SamplingBenchResult): string {
       formatTrials(t.adaptive),
       ratio(t.random, t.grid),
       ratio(t.adaptive, t.grid),
+      r.fullGrid === null || t.adaptive.median === null ? '—' : (t.adaptive.median / r.fullGrid).toFixed(2),
     ]),
   );
   lines.push(...table([header, ...rows]));
   lines.push('');
   lines.push('Adaptive with its own stop rule (max_change 0.01, patience 2): trials @ agreement, per seed;');
-  lines.push('ceiling: agreement of the map fitted on every cell of the reference grid.');
+  lines.push('ceiling: agreement of the map fitted on every cell of the full grid.');
   for (const r of result.phase) {
     const stops = r.adaptiveStop.map((s) => `${s.trials}@${(s.agreement * 100).toFixed(1)}%`).join(' ');
-    const ceiling = r.ceiling === null ? '' : `  ceiling ${(r.ceiling * 100).toFixed(1)}%`;
-    lines.push(`  ${r.oracle}: ${stops}${ceiling}`);
+    const full = r.fullGrid === null ? '' : ` of ${r.fullGrid} cells`;
+    lines.push(`  ${r.oracle}: ${stops}  ceiling ${(r.ceiling * 100).toFixed(1)}%${full}`);
   }
   lines.push('');
   lines.push('Bayes: mean best steps_to_generalize (synthetic, noise-free; lower is better)');
