@@ -27,18 +27,7 @@ import sys
 import time
 
 import numpy as np
-from grokmap_protocol import (
-    emit,
-    is_eval_step,
-    known_params,
-    log,
-    read_npz_checkpoint,
-    read_params,
-    stop_requested,
-    stop_reason,
-    watch_stop_signals,
-    write_npz_checkpoint,
-)
+from grokmap_protocol import is_eval_step, read_params, stop_reason, stop_requested, trials_of, watch_stop_signals
 
 DEFAULTS = {
     "p": 97,
@@ -171,125 +160,102 @@ def fingerprint(cfg):
     return json.dumps({k: cfg[k] for k in keys}, sort_keys=True)
 
 
-def save_checkpoint(ckpt_dir, state):
-    arrays = {f"param_{k}": v for k, v in state["params"].items()}
-    arrays.update({f"m_{k}": v for k, v in state["m"].items()})
-    arrays.update({f"v_{k}": v for k, v in state["v"].items()})
-    meta = {k: state[k] for k in ("step", "fingerprint", "first_train", "first_val", "last")}
-    name = write_npz_checkpoint(ckpt_dir, "ckpt-", state["step"], meta, arrays)
-    emit({"type": "checkpoint", "step": state["step"], "path": name})
+class Model:
+    """One trial's data, weights and AdamW state, stepped by `advance`."""
 
+    def __init__(self, trial):
+        cfg = trial.cfg
+        if cfg["operation"] not in OPERATIONS:
+            raise SystemExit(f"unknown operation {cfg['operation']!r}; one of {sorted(OPERATIONS)}")
+        if cfg["activation"] not in ("relu", "quadratic"):
+            raise SystemExit(f"unknown activation {cfg['activation']!r}")
+        self.trial = trial
+        self.cfg = cfg
+        self.act = cfg["activation"]
+        self.max_steps, self.eval_every = int(cfg["max_steps"]), int(cfg["eval_every"])
+        self.ckpt_every = int(cfg["checkpoint_every"])
+        self.train_set, self.val_set = make_dataset(cfg)
+        if trial.resume:
+            arrays = trial.load_checkpoint(fingerprint(cfg))
+            self.params = {k: arrays[f"param_{k}"] for k in PARAM_NAMES}
+            self.m = {k: arrays[f"m_{k}"] for k in PARAM_NAMES}
+            self.v = {k: arrays[f"v_{k}"] for k in PARAM_NAMES}
+        else:
+            dtype = np.float64 if cfg["dtype"] == "float64" else np.float32
+            self.params = {k: w.astype(dtype) for k, w in init_weights(cfg).items()}
+            self.m = {k: np.zeros_like(w) for k, w in self.params.items()}
+            self.v = {k: np.zeros_like(w) for k, w in self.params.items()}
 
-def load_checkpoint(path, cfg):
-    meta, arrays = read_npz_checkpoint(path)
-    if meta["fingerprint"] != fingerprint(cfg):
-        raise SystemExit(f"checkpoint {path} was written for different parameters; refusing to resume")
-    params = {k: arrays[f"param_{k}"] for k in PARAM_NAMES}
-    m = {k: arrays[f"m_{k}"] for k in PARAM_NAMES}
-    v = {k: arrays[f"v_{k}"] for k in PARAM_NAMES}
-    return params, m, v, meta
+    def evaluate(self):
+        """Report the metrics at the current step; False once the training loss is not finite."""
+        (ta, tb, ty), (va, vb, vy) = self.train_set, self.val_set
+        tr_loss, tr_acc, _ = loss_and_acc(forward(self.params, ta, tb, self.act)[3], ty)
+        va_loss, va_acc, _ = loss_and_acc(forward(self.params, va, vb, self.act)[3], vy)
+        self.trial.record(tr_acc, va_acc, tr_loss, va_loss, weight_norm(self.params))
+        return math.isfinite(tr_loss)
+
+    def checkpoint(self, ckpt_dir):
+        arrays = {f"param_{k}": v for k, v in self.params.items()}
+        arrays.update({f"m_{k}": v for k, v in self.m.items()})
+        arrays.update({f"v_{k}": v for k, v in self.v.items()})
+        self.trial.save_checkpoint(ckpt_dir, fingerprint(self.cfg), arrays)
+
+    def result(self, status, started, pack_size, reason=None):
+        extra = {
+            "wall_time_s": round(time.monotonic() - started, 3),
+            "n_params": int(sum(w.size for w in self.params.values())),
+            "n_train": int(len(self.train_set[2])),
+        }
+        if pack_size is not None:
+            extra["pack_size"] = pack_size
+        self.trial.result(status, "numpy", extra, reason)
+
+    def advance(self, ckpt_dir, started, pack_size):
+        """One AdamW step, then the evaluation and checkpoint it is due; ends the trial when it must."""
+        t = self.trial
+        ta, tb, ty = self.train_set
+        grads, loss, _ = gradients(self.params, ta, tb, ty, self.act)
+        if not math.isfinite(loss):
+            return self.result("diverged", started, pack_size, f"training loss became {loss} at step {t.step + 1}")
+        adamw_step(self.params, grads, self.m, self.v, t.step + 1, self.cfg)
+        t.step += 1
+        if is_eval_step(t.step, self.eval_every, self.max_steps) and not self.evaluate():
+            return self.result("diverged", started, pack_size, f"training loss became non-finite at step {t.step}")
+        if t.step % self.ckpt_every == 0 and t.step < self.max_steps:
+            self.checkpoint(ckpt_dir)
 
 
 def main():
     doc = read_params()
     watch_stop_signals()
-    cfg = known_params(doc.get("params") or {}, DEFAULTS)
-    if cfg["operation"] not in OPERATIONS:
-        raise SystemExit(f"unknown operation {cfg['operation']!r}; one of {sorted(OPERATIONS)}")
-    if cfg["activation"] not in ("relu", "quadratic"):
-        raise SystemExit(f"unknown activation {cfg['activation']!r}")
-    threshold = float(doc.get("threshold", 0.99))
     ckpt_dir = doc.get("checkpoint_dir") or os.environ["GROKMAP_CHECKPOINT_DIR"]
-    dtype = np.float64 if cfg["dtype"] == "float64" else np.float32
-    max_steps, eval_every = int(cfg["max_steps"]), int(cfg["eval_every"])
-    ckpt_every = int(cfg["checkpoint_every"])
-    act = cfg["activation"]
-
-    (ta, tb, ty), (va, vb, vy) = make_dataset(cfg)
+    trials = trials_of(doc, DEFAULTS)
+    # A pack's trials are stepped in turn, one step each, so that they share
+    # every stop (SIGTERM) and their checkpoints keep a common step. numpy on
+    # a CPU gains nothing from batching them; they just share one process.
+    pack_size = len(trials) if trials[0].packed else None
+    models = [Model(t) for t in trials]
     started = time.monotonic()
-    resume = doc.get("resume")
-    if resume:
-        params, m, v, meta = load_checkpoint(resume["path"], cfg)
-        step, first_train, first_val, last = meta["step"], meta["first_train"], meta["first_val"], meta["last"]
-        log(f"resumed from step {step}")
-    else:
-        params = {k: w.astype(dtype) for k, w in init_weights(cfg).items()}
-        m = {k: np.zeros_like(w) for k, w in params.items()}
-        v = {k: np.zeros_like(w) for k, w in params.items()}
-        step, first_train, first_val, last = 0, None, None, None
-
-    def evaluate():
-        nonlocal first_train, first_val, last
-        tr_loss, tr_acc, _ = loss_and_acc(forward(params, ta, tb, act)[3], ty)
-        va_loss, va_acc, _ = loss_and_acc(forward(params, va, vb, act)[3], vy)
-        if first_train is None and tr_acc >= threshold:
-            first_train = step
-        if first_val is None and va_acc >= threshold:
-            first_val = step
-        last = {
-            "train_acc": tr_acc,
-            "val_acc": va_acc,
-            "train_loss": tr_loss,
-            "val_loss": va_loss,
-            "weight_norm": weight_norm(params),
-        }
-        emit({"type": "progress", "step": step, **last})
-        return math.isfinite(tr_loss)
-
-    def state():
-        return {
-            "step": step,
-            "params": params,
-            "m": m,
-            "v": v,
-            "fingerprint": fingerprint(cfg),
-            "first_train": first_train,
-            "first_val": first_val,
-            "last": last,
-        }
-
-    def result(status, reason=None):
-        out = {
-            "type": "result",
-            "status": status,
-            "steps": step,
-            "max_steps": max_steps,
-            "first_step_at_threshold": {"train": first_train, "val": first_val},
-            "final": last or {"train_acc": 0.0, "val_acc": 0.0},
-            "backend": "numpy",
-            "extra": {
-                "wall_time_s": round(time.monotonic() - started, 3),
-                "n_params": int(sum(w.size for w in params.values())),
-                "n_train": int(len(ty)),
-            },
-        }
-        if reason:
-            out["reason"] = reason
-        emit(out)
-
-    if step == 0:
-        evaluate()
-    delay = float(cfg["step_delay_ms"]) / 1000
-    while step < max_steps:
+    for model in models:
+        if model.trial.step == 0:
+            model.evaluate()
+    while True:
+        for m in models:
+            if not m.trial.done and m.trial.step >= m.max_steps:
+                m.result("completed", started, pack_size)
+        live = [m for m in models if not m.trial.done]
+        if not live:
+            return 0
         if stop_requested():
-            save_checkpoint(ckpt_dir, state())
-            result("cancelled", f"stopped at step {step} ({stop_reason()})")
+            for m in live:
+                m.checkpoint(ckpt_dir)
+                m.result("cancelled", started, pack_size, f"stopped at step {m.trial.step} ({stop_reason()})")
             return 0
-        grads, loss, _ = gradients(params, ta, tb, ty, act)
-        if not math.isfinite(loss):
-            result("diverged", f"training loss became {loss} at step {step + 1}")
-            return 0
-        adamw_step(params, grads, m, v, step + 1, cfg)
-        step += 1
-        if is_eval_step(step, eval_every, max_steps) and not evaluate():
-            result("diverged", f"training loss became non-finite at step {step}")
-            return 0
-        if step % ckpt_every == 0 and step < max_steps:
-            save_checkpoint(ckpt_dir, state())
+        for m in live:
+            m.advance(ckpt_dir, started, pack_size)
+        delay = max(float(m.cfg["step_delay_ms"]) for m in live) / 1000
         if delay:
             time.sleep(delay)
-    result("completed")
-    return 0
 
 
 if __name__ == "__main__":

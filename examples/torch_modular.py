@@ -29,17 +29,7 @@ import time
 
 import numpy as np
 import torch
-from grokmap_protocol import (
-    emit,
-    is_eval_step,
-    known_params,
-    read_npz_checkpoint,
-    read_params,
-    stop_requested,
-    stop_reason,
-    watch_stop_signals,
-    write_npz_checkpoint,
-)
+from grokmap_protocol import is_eval_step, read_params, stop_reason, stop_requested, trials_of, watch_stop_signals
 
 # The data, the split and the initial weights come from the numpy example, so both draw the same.
 from numpy_modular import DEFAULTS as NUMPY_DEFAULTS
@@ -219,86 +209,11 @@ def set_precision(precision):
     torch.backends.cudnn.allow_tf32 = allow
 
 
-# ---------------------------------------------------------------- protocol
-
-
-class Trial:
-    """Host-facing bookkeeping for one trial of the pack."""
-
-    def __init__(self, trial_id, cfg, resume, packed, threshold):
-        self.trial_id = trial_id  # None in a plain (unpacked) run: lines carry no trial_id
-        self.cfg = cfg
-        self.resume = resume
-        self.packed = packed
-        self.threshold = threshold
-        self.step = 0
-        self.first_train = None
-        self.first_val = None
-        self.last = None
-        self.done = False
-
-    def line(self, obj):
-        if self.packed:
-            obj = {**obj, "trial_id": self.trial_id}
-        emit(obj)
-
-    def record(self, metrics):
-        tr_acc, va_acc, tr_loss, va_loss, norm = metrics
-        if self.first_train is None and tr_acc >= self.threshold:
-            self.first_train = self.step
-        if self.first_val is None and va_acc >= self.threshold:
-            self.first_val = self.step
-        self.last = {
-            "train_acc": tr_acc,
-            "val_acc": va_acc,
-            "train_loss": tr_loss,
-            "val_loss": va_loss,
-            "weight_norm": norm,
-        }
-        self.line({"type": "progress", "step": self.step, **self.last})
-
-    def result(self, status, backend, extra, reason=None):
-        self.done = True
-        out = {
-            "type": "result",
-            "status": status,
-            "steps": self.step,
-            "max_steps": self.cfg["max_steps"],
-            "first_step_at_threshold": {"train": self.first_train, "val": self.first_val},
-            "final": self.last or {"train_acc": 0.0, "val_acc": 0.0},
-            "backend": backend,
-            "extra": extra,
-        }
-        if reason:
-            out["reason"] = reason
-        self.line(out)
-
-
-def save_checkpoint(ckpt_dir, trial, arrays):
-    safe_id = "".join(c if c.isalnum() or c in "._-" else "_" for c in str(trial.trial_id))
-    meta = {
-        "step": trial.step,
-        "fingerprint": fingerprint(trial.cfg),
-        "first_train": trial.first_train,
-        "first_val": trial.first_val,
-        "last": trial.last,
-    }
-    name = write_npz_checkpoint(ckpt_dir, f"ckpt-{safe_id}-" if trial.packed else "ckpt-", trial.step, meta, arrays)
-    trial.line({"type": "checkpoint", "step": trial.step, "path": name})
-
-
 def main():
     doc = read_params()
     watch_stop_signals()
-    threshold = float(doc.get("threshold", 0.99))
     ckpt_dir = doc.get("checkpoint_dir") or os.environ["GROKMAP_CHECKPOINT_DIR"]
-    packed = "trials" in doc
-    entries = doc["trials"] if packed else [{"trial_id": doc.get("trial_id"), "params": doc.get("params", {}), "resume": doc.get("resume")}]
-    trials = [
-        Trial(e["trial_id"], known_params(e.get("params") or {}, DEFAULTS, e["trial_id"] if packed else None),
-              e.get("resume"), packed, threshold)
-        for e in entries
-    ]
+    trials = trials_of(doc, DEFAULTS)
 
     device = pick_device()
     set_precision(trials[0].cfg["precision"])
@@ -313,12 +228,7 @@ def main():
         raise SystemExit("all trials of a pack must resume from the same step (or none)")
     for i, t in enumerate(trials):
         if t.resume:
-            meta, arrays = read_npz_checkpoint(t.resume["path"])
-            if meta["fingerprint"] != fingerprint(t.cfg):
-                raise SystemExit(f"checkpoint {t.resume['path']} was written for different parameters")
-            model.load_into(i, arrays, meta["step"])
-            t.step, t.first_train, t.first_val, t.last = meta["step"], meta["first_train"], meta["first_val"], meta["last"]
-            t.line({"type": "log", "level": "info", "msg": f"resumed from step {t.step}"})
+            model.load_into(i, t.load_checkpoint(fingerprint(t.cfg)), t.step)
     step = trials[0].step
     started = time.monotonic()
 
@@ -336,7 +246,7 @@ def main():
             if t.done:
                 continue
             t.step = step
-            t.record([rows[j][i] for j in range(5)])
+            t.record(*(rows[j][i] for j in range(5)))
             if not math.isfinite(rows[2][i]):
                 t.result("diverged", backend, extra(i), f"training loss became non-finite at step {step}")
                 model.retire(i)
@@ -348,7 +258,7 @@ def main():
             for i, t in enumerate(trials):
                 if not t.done:
                     t.step = step
-                    save_checkpoint(ckpt_dir, t, model.state_of(i))
+                    t.save_checkpoint(ckpt_dir, fingerprint(t.cfg), model.state_of(i))
                     t.result("cancelled", backend, extra(i), f"stopped at step {step} ({stop_reason()})")
             return 0
         # No host sync per step: a diverging trial is found at its next evaluation
@@ -361,7 +271,7 @@ def main():
             for i, t in enumerate(trials):
                 if not t.done:
                     t.step = step
-                    save_checkpoint(ckpt_dir, t, model.state_of(i))
+                    t.save_checkpoint(ckpt_dir, fingerprint(t.cfg), model.state_of(i))
     for i, t in enumerate(trials):
         if not t.done:
             t.step = step
