@@ -1,13 +1,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FINAL_TRIAL_STATUSES, type ResultsStore, type TrialRecord } from '@grokmap/workers';
-import type { RunTrialInput } from '@grokmap/workflows';
+import type { RunTrialInput, RunTrialPackInput } from '@grokmap/workflows';
 import { type Client, defaultPayloadConverter } from '@temporalio/client';
 import { REPO_ROOT } from '../support/harness.js';
 
 /**
  * The store checked against the workflow: the trials the workflow started
- * (its `runTrial` activities, read from its history) must each have exactly
+ * (its `runTrial` and `runTrialPack` activities, read from its history) must each have exactly
  * one final record, none left `running`, no record the workflow never
  * started, and no curve point written twice.
  */
@@ -26,10 +26,15 @@ export async function auditSweep(client: Client, store: ResultsStore, sweepId: s
   const started: string[] = [];
   for (const event of history.events ?? []) {
     const scheduled = event.activityTaskScheduledEventAttributes;
-    if (scheduled?.activityType?.name !== 'runTrial') continue;
-    const payload = scheduled.input?.payloads?.[0];
-    if (!payload) throw new Error(`runTrial scheduled without input in ${sweepId}`);
-    started.push(defaultPayloadConverter.fromPayload<RunTrialInput>(payload).trial.trialId);
+    const type = scheduled?.activityType?.name;
+    if (type !== 'runTrial' && type !== 'runTrialPack') continue;
+    const payload = scheduled?.input?.payloads?.[0];
+    if (!payload) throw new Error(`${type} scheduled without input in ${sweepId}`);
+    if (type === 'runTrial')
+      started.push(defaultPayloadConverter.fromPayload<RunTrialInput>(payload).trial.trialId);
+    else
+      for (const t of defaultPayloadConverter.fromPayload<RunTrialPackInput>(payload).trials)
+        started.push(t.trialId);
   }
   const records = await store.listTrials(sweepId);
   const byId = new Map<string, TrialRecord[]>();

@@ -1,11 +1,11 @@
-import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
 import type { ResultsStore } from '@grokmap/workers';
 import type { SweepResult } from '@grokmap/workflows';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  checkpointedTrials,
   cliEnv,
   openTestStore,
+  resumableSyntheticSpec,
   runCli,
   type StoreKind,
   spawnCli,
@@ -141,16 +141,7 @@ describe.each(storeKinds())('sweep end to end (%s store)', (kind: StoreKind) => 
   });
 
   it('survives a trainer worker killed with SIGKILL mid-sweep: no trial lost or duplicated', async () => {
-    const spec = syntheticSpec(`kill-${run}`, {
-      budget: { trials: 8, parallel: 4 },
-      parameters: {
-        weight_decay: { values: [0.1, 1] },
-        data_fraction: { values: [0.3, 0.7] },
-        seed: { values: [0, 1] },
-      },
-      fixed: { max_steps: 4000, eval_every: 100, model_size: 64, step_delay_ms: 60, checkpoint_every: 400 },
-      limits: { heartbeat_timeout_s: 4, max_attempts: 5 },
-    });
+    const spec = resumableSyntheticSpec(`kill-${run}`);
     const file = writeSpec(specDir, 'kill', spec);
     const first = spawnCli(['worker', '--queue', 'cpu', '--concurrency', '4'], cliEnv(server, kind));
     let second: ReturnType<typeof spawnCli> | undefined;
@@ -159,14 +150,10 @@ describe.each(storeKinds())('sweep end to end (%s store)', (kind: StoreKind) => 
       expect(started.code, started.stderr).toBe(0);
       const { sweepId } = JSON.parse(started.stdout) as { sweepId: string };
       // Kill once trials are past a checkpoint, so the retry must resume rather than restart.
-      await waitFor('two trials past their first checkpoint', async () => {
-        const dir = path.join(server.home, 'checkpoints');
-        if (!existsSync(dir)) return false;
-        const withCheckpoint = readdirSync(dir).filter(
-          (d) => d.startsWith(sweepId) && readdirSync(path.join(dir, d)).some((f) => f.endsWith('.ckpt')),
-        );
-        return withCheckpoint.length >= 2;
-      });
+      await waitFor(
+        'two trials past their first checkpoint',
+        async () => checkpointedTrials(server.home, sweepId).length >= 2,
+      );
       await stopProcess(first, 'SIGKILL');
       second = spawnCli(['worker', '--queue', 'cpu', '--concurrency', '4'], cliEnv(server, kind));
       const handle = server.client.workflow.getHandle(sweepId);

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -162,4 +162,41 @@ export function syntheticSpec(
     phase: { threshold: 0.99, delay_steps: 1000 },
     ...overrides,
   };
+}
+
+/**
+ * A small grid of slow, checkpointing synthetic trials (8 of them) with a short heartbeat
+ * timeout: for tests that kill a worker mid-trial and expect retries to resume.
+ */
+export function resumableSyntheticSpec(
+  name: string,
+  overrides: Record<string, unknown> = {},
+  stepDelayMs = 60,
+): Record<string, unknown> {
+  return syntheticSpec(name, {
+    budget: { trials: 8, parallel: 4 },
+    parameters: {
+      weight_decay: { values: [0.1, 1] },
+      data_fraction: { values: [0.3, 0.7] },
+      seed: { values: [0, 1] },
+    },
+    fixed: {
+      max_steps: 4000,
+      eval_every: 100,
+      model_size: 64,
+      step_delay_ms: stepDelayMs,
+      checkpoint_every: 400,
+    },
+    limits: { heartbeat_timeout_s: 4, max_attempts: 5 },
+    ...overrides,
+  });
+}
+
+/** Trials of a sweep with at least one checkpoint file in the worker's checkpoint folder (named by trial id). */
+export function checkpointedTrials(home: string, sweepId: string): string[] {
+  const dir = path.join(home, 'checkpoints');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter(
+    (d) => d.startsWith(sweepId) && readdirSync(path.join(dir, d)).some((f) => f.endsWith('.ckpt')),
+  );
 }

@@ -37,8 +37,15 @@ export interface RunTrialInput {
   progressIntervalMs?: number;
 }
 
+/** The trials of a pack: the worker trains them in one process (together, where the trainer packs). */
+export interface RunTrialPackInput extends Omit<RunTrialInput, 'trial'> {
+  trials: PlannedTrial[];
+}
+
 export interface TrainerActivities {
   runTrial(input: RunTrialInput): Promise<TrialSummary>;
+  /** One summary per trial, in order. */
+  runTrialPack(input: RunTrialPackInput): Promise<TrialSummary[]>;
 }
 
 export interface RegisterSweepInput {

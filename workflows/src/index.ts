@@ -10,7 +10,12 @@ export * from './samplers/sampler.js';
 export * from './samplers/static-sampler.js';
 export * from './search-space.js';
 export * from './spec.js';
-export { partitionProgressSignal, progressQuery, trialProgressSignal } from './sweep-messages.js';
+export {
+  partitionProgressSignal,
+  progressQuery,
+  trialProgressSignal,
+  trialsProgressSignal,
+} from './sweep-messages.js';
 export * from './sweep-state.js';
 export type { SweepInput, SweepResult } from './sweep-workflow.js';
 export * from './trials.js';

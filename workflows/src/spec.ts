@@ -118,7 +118,17 @@ export const sweepSpecSchema = z
         delay_steps: z.number().int().nonnegative().default(1000),
       })
       .default({ threshold: 0.99, delay_steps: 1000 }),
-    resources: z.strictObject({ queue: safeIdentifier.default('cpu') }).default({ queue: 'cpu' }),
+    resources: z
+      .strictObject({
+        queue: safeIdentifier.default('cpu'),
+        /**
+         * Trials per trainer activity: the worker trains a pack in one process, together where
+         * the trainer packs (batched weights on a GPU), and each trial is still recorded on its own.
+         * Also what amortises orchestration for trials that take milliseconds. Absent means 1.
+         */
+        pack: z.number().int().min(1).max(1024).optional(),
+      })
+      .default({ queue: 'cpu' }),
     limits: z
       .strictObject({
         max_attempts: z.number().int().positive().max(100).default(3),

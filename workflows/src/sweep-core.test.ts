@@ -7,6 +7,7 @@ import {
   applyTrialSummary,
   failureBudgetSpent,
   initialSweepState,
+  packsOf,
   shouldDrainForContinueAsNew,
 } from './sweep-state.js';
 import { sweepIdFor, trialIdFor } from './trials.js';
@@ -142,5 +143,15 @@ describe('partitions', () => {
       byStatus: { completed: 8, error: 1 },
       byPhase: { grokking: 6 },
     });
+  });
+});
+
+describe('packsOf', () => {
+  it('cuts proposals into packs of the given size, in order, the last one short', () => {
+    expect(packsOf([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
+  });
+  it('gives one trial per pack at size 1, and nothing for no trials', () => {
+    expect(packsOf(['a', 'b'], 1)).toEqual([['a'], ['b']]);
+    expect(packsOf([], 4)).toEqual([]);
   });
 });

@@ -13,3 +13,6 @@ export const partitionProgressSignal =
 /** Sent (throttled) by running trials so `progress` can show each one's latest step. */
 export const trialProgressSignal =
   defineSignal<[{ trialId: string; step: number; attempt: number }]>('trialProgress');
+/** The same for the trials of a pack, in one signal per interval rather than one per trial. */
+export const trialsProgressSignal =
+  defineSignal<[{ trials: { trialId: string; step: number; attempt: number }[] }]>('trialsProgress');

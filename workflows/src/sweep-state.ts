@@ -122,3 +122,10 @@ export function mergePartitionCounts(
     byPhase,
   };
 }
+
+/** Proposed trials cut into packs of at most `size`, in order (`resources.pack`; 1 means one trial per activity). */
+export function packsOf<T>(trials: readonly T[], size: number): T[][] {
+  const packs: T[][] = [];
+  for (let i = 0; i < trials.length; i += size) packs.push(trials.slice(i, i + size));
+  return packs;
+}

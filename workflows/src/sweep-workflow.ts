@@ -18,12 +18,18 @@ import { finishSweep } from './finish-sweep.js';
 import { runPartitionedSweep, shouldPartition } from './partitioned-sweep.js';
 import { initialStaticState, staticSampler } from './samplers/static-sampler.js';
 import type { SweepSpec } from './spec.js';
-import { partitionProgressSignal, progressQuery, trialProgressSignal } from './sweep-messages.js';
+import {
+  partitionProgressSignal,
+  progressQuery,
+  trialProgressSignal,
+  trialsProgressSignal,
+} from './sweep-messages.js';
 import {
   applyTrialSummary,
   DEFAULT_MAX_HISTORY_EVENTS,
   failureBudgetSpent,
   initialSweepState,
+  packsOf,
   type RunningTrial,
   type SweepProgress,
   type SweepState,
@@ -74,7 +80,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const { spec, sweepId, partition } = input;
   if (!partition && shouldPartition(spec, input.options?.partitionSize)) return runPartitionedSweep(input);
   const limits = spec.limits;
-  const trainer = proxyActivities<TrainerActivities>({
+  const trainerOptions = {
     taskQueue: trainerTaskQueue(spec.resources.queue),
     startToCloseTimeout: `${limits.trial_timeout_s}s`,
     heartbeatTimeout: `${limits.heartbeat_timeout_s}s`,
@@ -86,7 +92,17 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       maximumInterval: '1m',
       nonRetryableErrorTypes: ['InvalidTrialParams'],
     },
-  });
+  };
+  const trainer = proxyActivities<TrainerActivities>(trainerOptions);
+  const packSize = spec.resources.pack ?? 1;
+  // A pack trains its trials in one process, one after another unless the trainer packs them.
+  const packTrainer =
+    packSize > 1
+      ? proxyActivities<TrainerActivities>({
+          ...trainerOptions,
+          startToCloseTimeout: `${limits.trial_timeout_s * packSize}s`,
+        })
+      : trainer;
   const control = quickControlActivities();
   const reporting = reportControlActivities();
 
@@ -128,12 +144,24 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     running: [...running.values()].map(({ trial: _trial, ...r }) => r),
     historyLength: workflowInfo().historyLength,
   }));
-  setHandler(trialProgressSignal, ({ trialId, step, attempt }) => {
+  const onTrialProgress = ({
+    trialId,
+    step,
+    attempt,
+  }: {
+    trialId: string;
+    step: number;
+    attempt: number;
+  }) => {
     const r = running.get(trialId);
     if (r && (r.step === undefined || step >= r.step || attempt !== r.attempt)) {
       r.step = step;
       r.attempt = attempt;
     }
+  };
+  setHandler(trialProgressSignal, onTrialProgress);
+  setHandler(trialsProgressSignal, ({ trials }) => {
+    for (const t of trials) onTrialProgress(t);
   });
 
   if (!input.carried && !partition)
@@ -165,30 +193,44 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     return proposal.trials;
   };
 
-  const launch = (trial: PlannedTrial): void => {
-    running.set(trial.trialId, { trialId: trial.trialId, index: trial.index, trial });
-    state = { ...state, started: state.started + 1 };
-    trainer
-      .runTrial({
-        sweepId,
-        trainer: spec.trainer,
-        trial,
-        threshold: spec.phase.threshold,
-        delaySteps: spec.phase.delay_steps,
-        ...(spec.metric ? { metricName: spec.metric.name } : {}),
-        progressWorkflowId: workflowInfo().workflowId,
-        progressIntervalMs: input.options?.progressIntervalMs ?? 5_000,
-      })
-      .then(onFinished, async (err: unknown) => {
+  const launch = (trials: PlannedTrial[]): void => {
+    for (const trial of trials)
+      running.set(trial.trialId, { trialId: trial.trialId, index: trial.index, trial });
+    state = { ...state, started: state.started + trials.length };
+    const run = {
+      sweepId,
+      trainer: spec.trainer,
+      threshold: spec.phase.threshold,
+      delaySteps: spec.phase.delay_steps,
+      ...(spec.metric ? { metricName: spec.metric.name } : {}),
+      progressWorkflowId: workflowInfo().workflowId,
+      progressIntervalMs: input.options?.progressIntervalMs ?? 5_000,
+    };
+    const done =
+      packSize > 1
+        ? packTrainer.runTrialPack({ ...run, trials })
+        : trainer.runTrial({ ...run, trial: trials[0]! }).then((summary) => [summary]);
+    done.then(
+      (summaries) => {
+        for (const summary of summaries) onFinished(summary);
+      },
+      async (err: unknown) => {
         if (isCancellation(err)) return; // recorded below, once the sweep's cancellation is handled
         const reason = failureReason(err);
         const status = reason.startsWith('timeout') ? 'timed_out' : 'error';
-        // Recorded even if the sweep is being cancelled meanwhile: the trial did fail.
+        // Recorded even if the sweep is being cancelled meanwhile: the trials did fail. (A pack's trials
+        // recorded as finished before it failed keep their records: recording a failure is then a no-op.)
         await CancellationScope.nonCancellable(() =>
-          control.recordTrialFailure({ sweepId, trial, status, attempts: limits.max_attempts, reason }),
+          Promise.all(
+            trials.map((trial) =>
+              control.recordTrialFailure({ sweepId, trial, status, attempts: limits.max_attempts, reason }),
+            ),
+          ),
         );
-        onFinished({ trialId: trial.trialId, index: trial.index, status, phase: null, metric: null });
-      });
+        for (const trial of trials)
+          onFinished({ trialId: trial.trialId, index: trial.index, status, phase: null, metric: null });
+      },
+    );
   };
 
   try {
@@ -214,7 +256,8 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         : true;
       if (!drain && !stop && !exhausted && mayPropose && running.size < spec.budget.parallel) {
         proposeAfterFinished = -1;
-        for (const trial of await propose(spec.budget.parallel - running.size)) launch(trial);
+        for (const pack of packsOf(await propose(spec.budget.parallel - running.size), packSize))
+          launch(pack);
         continue;
       }
       if (running.size === 0) {

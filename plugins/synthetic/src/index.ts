@@ -37,6 +37,10 @@ export default defineTrainer({
     'Closed-form grokking curves over weight decay, data fraction and model size with a known phase diagram',
   params: syntheticParamsSchema,
   train: trainSynthetic,
+  // Packs exercise the packing path end to end; the analytic model has no weights to batch, so the
+  // trials of a pack simply run side by side.
+  packing: { maxTrials: 1024, shapeKeys: ['model_size'] },
+  trainPack: (trials) => Promise.all(trials.map(({ params, ctx }) => trainSynthetic(params, ctx))),
 });
 
 /** The noise-free outcome (phase and first steps at θ) of a run with these parameters. */

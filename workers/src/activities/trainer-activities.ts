@@ -1,13 +1,13 @@
 import { classifyOutcome } from '@grokmap/analysis';
-import type { ProgressReport } from '@grokmap/plugin-sdk';
-import type { RunTrialInput, TrialSummary } from '@grokmap/workflows';
-import { trialProgressSignal } from '@grokmap/workflows';
+import type { ProgressReport, TrialOutcome } from '@grokmap/plugin-sdk';
+import type { PlannedTrial, RunTrialInput, RunTrialPackInput, TrialSummary } from '@grokmap/workflows';
+import { trialProgressSignal, trialsProgressSignal } from '@grokmap/workflows';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { metricValue } from '../metric.js';
 import type { ResultsStore, TrialRecord } from '../store/types.js';
 import { FINAL_TRIAL_STATUSES } from '../store/types.js';
-import type { TrialRunner } from '../trial-runner/index.js';
+import type { TrialRunner, TrialRunResult } from '../trial-runner/index.js';
 
 export interface TrainerActivityDeps {
   store: ResultsStore;
@@ -72,149 +72,239 @@ export function cancelReason(signal: AbortSignal): string {
   return reason === undefined ? 'CANCELLED' : String(reason);
 }
 
+/** Heartbeat details of a pack: each trial's own resume point. */
+export interface PackHeartbeat {
+  trials: Record<string, TrialHeartbeat>;
+}
+
+type TrialRun = Omit<RunTrialInput, 'trial'>;
+
 /**
  * `runTrial`: trains one trial in a child process, heartbeats its progress
  * with the latest checkpoint (so a retry resumes rather than restarts),
  * classifies the outcome and records it once. A trial already recorded
  * (a duplicate delivery) returns its stored summary without training.
+ * `runTrialPack` does the same for several trials in one process, each
+ * still resumed from its own checkpoint and recorded on its own.
  */
 export function createTrainerActivities(deps: TrainerActivityDeps) {
   return {
     async runTrial(input: RunTrialInput): Promise<TrialSummary> {
-      const ctx = Context.current();
-      const { trial, sweepId } = input;
-      const attempt = ctx.info.attempt;
-      const existing = await deps.store.getTrial(trial.trialId);
-      if (existing && FINAL_TRIAL_STATUSES.includes(existing.status)) return summaryFromRecord(existing);
+      const { trial, ...run } = input;
+      const [summary] = await trainTrials(deps, run, [trial], false);
+      return summary!;
+    },
+    async runTrialPack(input: RunTrialPackInput): Promise<TrialSummary[]> {
+      const { trials, ...run } = input;
+      return trainTrials(deps, run, trials, true);
+    },
+  };
+}
 
-      await deps.store.markTrialRunning({
-        sweepId,
-        trialId: trial.trialId,
-        index: trial.index,
-        params: trial.params,
-        attempt,
-      });
-      const previous = ctx.info.heartbeatDetails as TrialHeartbeat | undefined;
-      let beat: TrialHeartbeat = previous ?? { step: 0 };
-      // The first progress signal waits one interval too: short trials send none (a quarter of all history events otherwise).
-      let lastSignal = Date.now();
-      const signalProgress = (step: number) => {
-        if (!input.progressWorkflowId) return;
-        const now = Date.now();
-        if (now - lastSignal < (input.progressIntervalMs ?? 5_000)) return;
-        lastSignal = now;
-        ctx.client.workflow
-          .getHandle(input.progressWorkflowId)
-          .signal(trialProgressSignal, { trialId: trial.trialId, step, attempt })
-          .catch(() => undefined);
-      };
-      // Heartbeat on a timer too, so cancellation reaches a trainer between its progress reports.
-      const keepAlive = setInterval(() => ctx.heartbeat(beat), 1_000);
-      let result: Awaited<ReturnType<TrialRunner['run']>>;
-      try {
-        result = await deps.runner.run(
-          {
-            trialId: trial.trialId,
-            trainer: input.trainer,
-            params: trial.params,
-            threshold: input.threshold,
-            attempt,
-            checkpointDir: deps.checkpointDir,
-            ...(previous?.checkpointUri ? { checkpointHint: previous.checkpointUri } : {}),
-            device: { kind: 'cpu' },
-            // The spec's heartbeat timeout is the stall limit: our timer heartbeats hide a hung plugin from Temporal.
-            ...(ctx.info.heartbeatTimeoutMs ? { stallTimeoutMs: ctx.info.heartbeatTimeoutMs } : {}),
-          },
-          {
-            onProgress: (report: ProgressReport) => {
-              beat = { ...beat, step: report.step };
-              ctx.heartbeat(beat);
-              signalProgress(report.step);
-            },
-            onCheckpoint: (uri, step) => {
-              beat = { step, checkpointUri: uri };
-              ctx.heartbeat(beat);
-            },
-          },
-          ctx.cancellationSignal,
-        );
-      } finally {
-        clearInterval(keepAlive);
-      }
+async function trainTrials(
+  deps: TrainerActivityDeps,
+  input: TrialRun,
+  trials: readonly PlannedTrial[],
+  packed: boolean,
+): Promise<TrialSummary[]> {
+  const ctx = Context.current();
+  const { sweepId } = input;
+  const attempt = ctx.info.attempt;
+  const summaries: (TrialSummary | undefined)[] = [];
+  const todo: PlannedTrial[] = [];
+  /** Where each trial still to train goes in `summaries`. */
+  const slots: number[] = [];
+  for (const trial of trials) {
+    const existing = await deps.store.getTrial(trial.trialId);
+    if (existing && FINAL_TRIAL_STATUSES.includes(existing.status))
+      summaries.push(summaryFromRecord(existing));
+    else {
+      slots.push(summaries.length);
+      summaries.push(undefined);
+      todo.push(trial);
+    }
+  }
+  if (todo.length === 0) return summaries as TrialSummary[];
+  for (const trial of todo) {
+    await deps.store.markTrialRunning({
+      sweepId,
+      trialId: trial.trialId,
+      index: trial.index,
+      params: trial.params,
+      attempt,
+    });
+  }
 
-      const base = {
-        sweepId,
-        trialId: trial.trialId,
-        index: trial.index,
-        params: trial.params,
-        attempts: attempt,
-      };
-      if (result.kind === 'invalid-params' || result.kind === 'failed') {
-        // A plugin that rejects its parameters or throws fails the same way on every attempt: record, don't retry.
-        const status = 'error' as const;
-        const reason =
-          result.kind === 'invalid-params' ? `invalid parameters: ${result.message}` : result.message;
-        const { recorded } = await deps.store.recordTrialFailure({ ...base, status, error: reason });
-        return failureSummary(base, status, reason, recorded);
-      }
-      if (result.kind === 'crashed') {
-        if (result.hung) {
-          const reason = `timed out: ${result.message}`;
-          const { recorded } = await deps.store.recordTrialFailure({
-            ...base,
-            status: 'timed_out',
-            error: reason,
-          });
-          return failureSummary(base, 'timed_out', reason, recorded);
-        }
-        // Out of memory or a crash of the process: retried (with backoff) by the workflow's retry policy.
-        throw ApplicationFailure.retryable(
+  const previous = ctx.info.heartbeatDetails as TrialHeartbeat | PackHeartbeat | undefined;
+  const beats = new Map<string, TrialHeartbeat>(
+    todo.map((t) => [t.trialId, previousBeat(previous, t.trialId, packed) ?? { step: 0 }]),
+  );
+  const details = (): TrialHeartbeat | PackHeartbeat =>
+    packed ? { trials: Object.fromEntries(beats) } : beats.get(todo[0]!.trialId)!;
+  const progress = progressSignaller(input, attempt, packed);
+  // Heartbeat on a timer too, so cancellation reaches a trainer between its progress reports.
+  const keepAlive = setInterval(() => ctx.heartbeat(details()), 1_000);
+  let results: TrialRunResult[];
+  try {
+    results = await deps.runner.runPack(
+      todo.map((trial) => {
+        const hint = beats.get(trial.trialId)?.checkpointUri;
+        return {
+          trialId: trial.trialId,
+          trainer: input.trainer,
+          params: trial.params,
+          threshold: input.threshold,
+          attempt,
+          checkpointDir: deps.checkpointDir,
+          ...(hint ? { checkpointHint: hint } : {}),
+          device: { kind: 'cpu' as const },
+          // The spec's heartbeat timeout is the stall limit: our timer heartbeats hide a hung plugin from Temporal.
+          ...(ctx.info.heartbeatTimeoutMs ? { stallTimeoutMs: ctx.info.heartbeatTimeoutMs } : {}),
+        };
+      }),
+      todo.map((trial) => ({
+        onProgress: (report: ProgressReport) => {
+          beats.set(trial.trialId, { ...beats.get(trial.trialId)!, step: report.step });
+          ctx.heartbeat(details());
+          progress.report(trial.trialId, report.step);
+        },
+        onCheckpoint: (uri: string, step: number) => {
+          beats.set(trial.trialId, { step, checkpointUri: uri });
+          ctx.heartbeat(details());
+        },
+      })),
+      ctx.cancellationSignal,
+    );
+  } finally {
+    clearInterval(keepAlive);
+  }
+
+  const why = ctx.cancellationSignal.aborted ? cancelReason(ctx.cancellationSignal) : undefined;
+  let retryable: ApplicationFailure | undefined;
+  let interrupted: CancelledFailure | undefined;
+  for (const [k, trial] of todo.entries()) {
+    const result = results[k]!;
+    const base = {
+      sweepId,
+      trialId: trial.trialId,
+      index: trial.index,
+      params: trial.params,
+      attempts: attempt,
+    };
+    const at = slots[k]!;
+    if (result.kind === 'invalid-params' || result.kind === 'failed') {
+      // A plugin that rejects its parameters or throws fails the same way on every attempt: record, don't retry.
+      const reason =
+        result.kind === 'invalid-params' ? `invalid parameters: ${result.message}` : result.message;
+      const { recorded } = await deps.store.recordTrialFailure({ ...base, status: 'error', error: reason });
+      summaries[at] = failureSummary(base, 'error', reason, recorded);
+    } else if (result.kind === 'crashed') {
+      if (result.hung) {
+        const reason = `timed out: ${result.message}`;
+        const { recorded } = await deps.store.recordTrialFailure({
+          ...base,
+          status: 'timed_out',
+          error: reason,
+        });
+        summaries[at] = failureSummary(base, 'timed_out', reason, recorded);
+      } else {
+        // Out of memory or a crash of the process: retried (with backoff) by the workflow's retry policy;
+        // the trials of a pack that were recorded meanwhile are not trained again.
+        retryable ??= ApplicationFailure.retryable(
           result.message,
           result.outOfMemory ? 'TrialOutOfMemory' : 'TrialProcessCrashed',
         );
       }
-
-      const outcome = result.outcome;
-      if (ctx.cancellationSignal.aborted) {
-        const why = cancelReason(ctx.cancellationSignal);
-        if (why === 'WORKER_SHUTDOWN') {
-          // The worker is draining: the trial checkpointed; a retryable failure lets another worker resume it.
-          throw ApplicationFailure.retryable(`worker shut down at step ${outcome.steps}`, 'WorkerShutdown');
-        }
-        if (why === 'CANCELLED') {
-          await deps.store.recordTrialFailure({ ...base, status: 'cancelled', error: 'sweep cancelled' });
-          throw new CancelledFailure('trial cancelled');
-        }
+    } else if (why && result.outcome.status === 'cancelled') {
+      const steps = result.outcome.steps;
+      if (why === 'WORKER_SHUTDOWN') {
+        // The worker is draining: the trial checkpointed; a retryable failure lets another worker resume it.
+        retryable ??= ApplicationFailure.retryable(`worker shut down at step ${steps}`, 'WorkerShutdown');
+      } else if (why === 'CANCELLED') {
+        await deps.store.recordTrialFailure({ ...base, status: 'cancelled', error: 'sweep cancelled' });
+        interrupted ??= new CancelledFailure('trial cancelled');
+      } else {
         // TIMED_OUT, NOT_FOUND, PAUSED, RESET...: the server has already ended this attempt and decides
         // whether to retry it; recording 'cancelled' (a final status) would turn that retry into a no-op.
-        throw new CancelledFailure(`trial attempt ended by the server (${why}) at step ${outcome.steps}`);
+        interrupted ??= new CancelledFailure(`trial attempt ended by the server (${why}) at step ${steps}`);
       }
-      const classification =
-        outcome.status === 'completed'
-          ? classifyOutcome(outcome, { threshold: input.threshold, delaySteps: input.delaySteps })
-          : null;
-      const { recorded } = await deps.store.recordTrialResult({
-        ...base,
-        outcome,
-        phase: classification?.phase ?? null,
-        tTrain: classification?.tTrain ?? null,
-        tVal: classification?.tVal ?? null,
-        ratio: classification?.ratio ?? null,
-        valAtTrain: classification?.valAtTrain ?? null,
-        semiGrokking: classification?.semiGrokking ?? false,
-      });
-      return {
-        trialId: trial.trialId,
-        index: trial.index,
-        status: outcome.status,
-        phase: classification?.phase ?? null,
-        tTrain: classification?.tTrain ?? null,
-        tVal: classification?.tVal ?? null,
-        metric: metricValue(input.metricName, outcome),
-        attempts: attempt,
-        ...(outcome.reason ? { reason: outcome.reason } : {}),
-        recorded,
-      };
+    } else {
+      summaries[at] = await recordOutcome(deps, input, base, result.outcome);
+    }
+  }
+  if (interrupted) throw interrupted;
+  if (retryable) throw retryable;
+  return summaries as TrialSummary[];
+}
+
+function previousBeat(
+  previous: TrialHeartbeat | PackHeartbeat | undefined,
+  trialId: string,
+  packed: boolean,
+): TrialHeartbeat | undefined {
+  if (!previous) return undefined;
+  if (packed) return 'trials' in previous ? previous.trials[trialId] : undefined;
+  return 'step' in previous ? previous : undefined;
+}
+
+/**
+ * Throttled progress signals to the sweep, so its `progress` query shows
+ * each trial's latest step. The first waits one interval too: short trials
+ * send none (a quarter of all history events otherwise). A pack sends one
+ * signal per interval for all its trials.
+ */
+function progressSignaller(input: TrialRun, attempt: number, packed: boolean) {
+  const ctx = Context.current();
+  const latest = new Map<string, number>();
+  let lastSignal = Date.now();
+  return {
+    report(trialId: string, step: number): void {
+      if (!input.progressWorkflowId) return;
+      latest.set(trialId, step);
+      const now = Date.now();
+      if (now - lastSignal < (input.progressIntervalMs ?? 5_000)) return;
+      lastSignal = now;
+      const handle = ctx.client.workflow.getHandle(input.progressWorkflowId);
+      const trials = [...latest].map(([id, s]) => ({ trialId: id, step: s, attempt }));
+      latest.clear();
+      const sent = packed
+        ? handle.signal(trialsProgressSignal, { trials })
+        : handle.signal(trialProgressSignal, trials[0]!);
+      sent.catch(() => undefined);
     },
+  };
+}
+
+async function recordOutcome(
+  deps: TrainerActivityDeps,
+  input: TrialRun,
+  base: { sweepId: string; trialId: string; index: number; params: PlannedTrial['params']; attempts: number },
+  outcome: TrialOutcome,
+): Promise<TrialSummary> {
+  const classification =
+    outcome.status === 'completed'
+      ? classifyOutcome(outcome, { threshold: input.threshold, delaySteps: input.delaySteps })
+      : null;
+  const { recorded } = await deps.store.recordTrialResult({
+    ...base,
+    outcome,
+    phase: classification?.phase ?? null,
+    tTrain: classification?.tTrain ?? null,
+    tVal: classification?.tVal ?? null,
+    ratio: classification?.ratio ?? null,
+    valAtTrain: classification?.valAtTrain ?? null,
+    semiGrokking: classification?.semiGrokking ?? false,
+  });
+  return {
+    trialId: base.trialId,
+    index: base.index,
+    status: outcome.status,
+    phase: classification?.phase ?? null,
+    tTrain: classification?.tTrain ?? null,
+    tVal: classification?.tVal ?? null,
+    metric: metricValue(input.metricName, outcome),
+    attempts: base.attempts,
+    ...(outcome.reason ? { reason: outcome.reason } : {}),
+    recorded,
   };
 }

@@ -1,12 +1,12 @@
 /**
- * Child process entry: runs one trial at a time for a trainer worker, so a
- * plugin that leaks, crashes or hangs takes down only its trial. Exits when
- * the parent goes away (IPC disconnect), so a SIGKILLed worker leaves no
- * orphans training on.
+ * Child process entry: runs one trial (or one pack of trials) at a time for
+ * a trainer worker, so a plugin that leaks, crashes or hangs takes down only
+ * what it ran. Exits when the parent goes away (IPC disconnect), so a
+ * SIGKILLed worker leaves no orphans training on.
  */
 import pino from 'pino';
 import { TrainerRegistry } from '../registry.js';
-import { executeTrial } from './execute.js';
+import { executeTrials } from './execute.js';
 import type { ChildMessage, ParentMessage, RunTrialJob } from './protocol.js';
 
 const logger = pino(
@@ -20,26 +20,24 @@ function send(message: ChildMessage): void {
   process.send?.(message);
 }
 
-async function run(job: RunTrialJob): Promise<void> {
+async function run(jobs: RunTrialJob[]): Promise<void> {
   controller = new AbortController();
-  const result = await executeTrial(
+  await executeTrials(
     registry,
-    job,
+    jobs,
     {
-      onProgress: (report) => send({ type: 'progress', report }),
-      onCheckpoint: (uri, step) => send({ type: 'checkpoint', step, uri }),
+      onProgress: (index, report) => send({ type: 'progress', index, report }),
+      onCheckpoint: (index, uri, step) => send({ type: 'checkpoint', index, step, uri }),
+      onResult: (index, result) => send({ type: 'result', index, result }),
     },
     controller.signal,
     logger,
   );
   controller = undefined;
-  if (result.kind === 'outcome') send({ type: 'result', outcome: result.outcome });
-  else if (result.kind === 'invalid-params') send({ type: 'invalid-params', message: result.message });
-  else send({ type: 'failed', message: result.message });
 }
 
 process.on('message', (message: ParentMessage) => {
-  if (message.type === 'run') void run(message.job);
+  if (message.type === 'run') void run(message.jobs);
   else if (message.type === 'abort') controller?.abort(message.reason);
 });
 process.on('disconnect', () => process.exit(0));

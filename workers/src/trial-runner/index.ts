@@ -1,7 +1,9 @@
 export * from './execute.js';
 export * from './pool.js';
 export * from './protocol.js';
+
+/** Runs trials for a trainer worker: a pool of child processes, or inline for trusted instant trainers. */
 export interface TrialRunner {
-  run: import('./pool.js').TrialProcessPool['run'];
+  runPack: import('./pool.js').TrialProcessPool['runPack'];
   close(): Promise<void>;
 }

@@ -71,4 +71,61 @@ describe('TrialProcessPool', () => {
       await pool.close();
     }
   });
+
+  it('runs a pack in one process: one result per trial, equal to the same trials run alone', async () => {
+    const pool = new TrialProcessPool({ size: 1, logger });
+    const params = [
+      { weight_decay: 0.1, data_fraction: 0.3, max_steps: 3000, eval_every: 100 },
+      { weight_decay: 1, data_fraction: 0.7, max_steps: 3000, eval_every: 100 },
+      { weight_decay: 1, data_fraction: 0.7, max_steps: 3000, eval_every: 100, model_size: 256 },
+    ];
+    const progressed = new Set<number>();
+    try {
+      const packed = await pool.runPack(
+        params.map((p, i) => job(`pack-${i}`, p)),
+        params.map((_, i) => ({ onProgress: () => progressed.add(i), onCheckpoint: () => undefined })),
+        new AbortController().signal,
+      );
+      const alone = [];
+      for (const [i, p] of params.entries())
+        alone.push(await pool.run(job(`alone-${i}`, p), noCallbacks, new AbortController().signal));
+      expect(packed.map((r) => r.kind)).toEqual(['outcome', 'outcome', 'outcome']);
+      expect(packed.map((r) => r.kind === 'outcome' && r.outcome.final)).toEqual(
+        alone.map((r) => r.kind === 'outcome' && r.outcome.final),
+      );
+      expect([...progressed].sort()).toEqual([0, 1, 2]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("keeps a pack's bad trial to itself, and ends every unfinished trial of a pack whose process dies", async () => {
+    const pool = new TrialProcessPool({ size: 1, logger });
+    try {
+      const mixed = await pool.runPack(
+        [job('good', { max_steps: 500, eval_every: 100 }), job('bad', { max_steps: -1 })],
+        [noCallbacks, noCallbacks],
+        new AbortController().signal,
+      );
+      expect(mixed[0]!.kind === 'outcome' && mixed[0]!.outcome.status).toBe('completed');
+      expect(mixed[1]).toMatchObject({ kind: 'invalid-params' });
+      expect(mixed[1]!.kind === 'invalid-params' && mixed[1]!.message).toMatch(/max_steps/);
+
+      const hung = await pool.runPack(
+        [
+          job(
+            'hangs',
+            { fail: 'hang', fail_at_step: 200, max_steps: 1000, eval_every: 100 },
+            { stallTimeoutMs: 1_000 },
+          ),
+          job('mate', { max_steps: 100000, eval_every: 100, step_delay_ms: 1 }, { stallTimeoutMs: 1_000 }),
+        ],
+        [noCallbacks, noCallbacks],
+        new AbortController().signal,
+      );
+      expect(hung.map((r) => r.kind)).toEqual(['crashed', 'crashed']);
+    } finally {
+      await pool.close();
+    }
+  });
 });

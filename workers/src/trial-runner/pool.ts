@@ -1,9 +1,11 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { DeviceAssignment, ProgressReport, TrialOutcome } from '@grokmap/plugin-sdk';
+import type { DeviceAssignment, ProgressReport } from '@grokmap/plugin-sdk';
 import type { Logger } from 'pino';
-import type { ChildMessage, ParentMessage, RunTrialJob } from './protocol.js';
+import type { ChildMessage, ParentMessage, RunTrialJob, TrialRunResult } from './protocol.js';
+
+export type { TrialRunResult } from './protocol.js';
 
 /**
  * A pool of child processes, each running one trial at a time and reused
@@ -15,13 +17,6 @@ export interface TrialCallbacks {
   onProgress(report: ProgressReport): void;
   onCheckpoint(uri: string, step: number): void;
 }
-
-export type TrialRunResult =
-  | { kind: 'outcome'; outcome: TrialOutcome }
-  | { kind: 'invalid-params'; message: string }
-  | { kind: 'failed'; message: string }
-  /** The process died or was killed (out of memory, segfault, hang). */
-  | { kind: 'crashed'; message: string; hung: boolean; outOfMemory: boolean };
 
 export interface PoolOptions {
   size: number;
@@ -61,10 +56,24 @@ export class TrialProcessPool {
 
   /** Run one trial in a free child process; waits for a slot when all are busy. */
   async run(job: RunTrialJob, callbacks: TrialCallbacks, signal: AbortSignal): Promise<TrialRunResult> {
+    const [result] = await this.runPack([job], [callbacks], signal);
+    return result!;
+  }
+
+  /**
+   * Run the trials of a pack in one child process (one slot, one device):
+   * one result per trial, in order. A crash or kill of the process ends
+   * every trial of the pack that had not finished.
+   */
+  async runPack(
+    jobs: readonly RunTrialJob[],
+    callbacks: readonly TrialCallbacks[],
+    signal: AbortSignal,
+  ): Promise<TrialRunResult[]> {
     const slot = await this.acquire();
     try {
       const child = await this.ensureChild(slot);
-      return await this.runIn(slot, child, job, callbacks, signal);
+      return await this.runIn(slot, child, jobs, callbacks, signal);
     } finally {
       slot.busy = false;
       this.release(slot);
@@ -130,46 +139,46 @@ export class TrialProcessPool {
   private runIn(
     slot: Slot,
     child: ChildProcess,
-    job: RunTrialJob,
-    callbacks: TrialCallbacks,
+    jobs: readonly RunTrialJob[],
+    callbacks: readonly TrialCallbacks[],
     signal: AbortSignal,
-  ): Promise<TrialRunResult> {
-    const stallMs = job.stallTimeoutMs ?? this.options.stallTimeoutMs;
-    return new Promise<TrialRunResult>((resolve) => {
+  ): Promise<TrialRunResult[]> {
+    const stallMs = jobs[0]?.stallTimeoutMs ?? this.options.stallTimeoutMs;
+    const results: (TrialRunResult | undefined)[] = jobs.map(() => undefined);
+    let pending = jobs.length;
+    return new Promise<TrialRunResult[]>((resolve) => {
       let lastProgress = Date.now();
       // Until its first report a trial may still be loading its plugin (slow on a busy machine).
       let reported = false;
       let killedFor: 'hang' | 'memory' | undefined;
       let graceKill: NodeJS.Timeout | undefined;
-      const finish = (result: TrialRunResult) => {
+      const finish = (crash?: TrialRunResult) => {
         clearInterval(watchdog);
         // The process outlives this trial (it is reused): its grace-period kill must not hit the next one.
         clearTimeout(graceKill);
         signal.removeEventListener('abort', onAbort);
         child.off('message', onMessage);
         child.off('exit', onExit);
-        resolve(result);
+        resolve(results.map((r) => r ?? crash!));
       };
       const onMessage = (m: ChildMessage) => {
         switch (m.type) {
           case 'progress':
             lastProgress = Date.now();
             reported = true;
-            callbacks.onProgress(m.report);
+            callbacks[m.index]?.onProgress(m.report);
             break;
           case 'checkpoint':
             lastProgress = Date.now();
             reported = true;
-            callbacks.onCheckpoint(m.uri, m.step);
+            callbacks[m.index]?.onCheckpoint(m.uri, m.step);
             break;
           case 'result':
-            finish({ kind: 'outcome', outcome: m.outcome });
-            break;
-          case 'invalid-params':
-            finish({ kind: 'invalid-params', message: m.message });
-            break;
-          case 'failed':
-            finish({ kind: 'failed', message: m.message });
+            // A pack's later trials start when this one ends: that counts as progress.
+            lastProgress = Date.now();
+            if (results[m.index] === undefined) pending--;
+            results[m.index] = m.result;
+            if (pending === 0) finish();
             break;
         }
       };
@@ -238,8 +247,8 @@ export class TrialProcessPool {
       child.once('exit', onExit);
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
-      const device = this.options.deviceForSlot?.(slot.index) ?? job.device;
-      this.send(child, { type: 'run', job: { ...job, device } });
+      const device = (job: RunTrialJob) => this.options.deviceForSlot?.(slot.index) ?? job.device;
+      this.send(child, { type: 'run', jobs: jobs.map((job) => ({ ...job, device: device(job) })) });
     });
   }
 

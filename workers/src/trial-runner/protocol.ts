@@ -1,6 +1,6 @@
 import type { DeviceAssignment, ProgressReport, TrialOutcome } from '@grokmap/plugin-sdk';
 
-/** Messages between a trainer worker and the child process that runs one trial at a time. */
+/** Messages between a trainer worker and the child process that runs one trial (or one pack) at a time. */
 
 export interface RunTrialJob {
   trialId: string;
@@ -19,12 +19,23 @@ export interface RunTrialJob {
   stallTimeoutMs?: number;
 }
 
-export type ParentMessage = { type: 'run'; job: RunTrialJob } | { type: 'abort'; reason: string };
+/** How one trial ended in its process; never a thrown error. */
+export type TrialRunResult =
+  | { kind: 'outcome'; outcome: TrialOutcome }
+  | { kind: 'invalid-params'; message: string }
+  | { kind: 'failed'; message: string }
+  /** The process died or was killed (out of memory, segfault, hang). */
+  | { kind: 'crashed'; message: string; hung: boolean; outOfMemory: boolean };
 
+/** What a child reports for one trial: everything but a crash, which only the parent sees. */
+export type ChildTrialResult = Exclude<TrialRunResult, { kind: 'crashed' }>;
+
+/** `jobs` holds one trial, or the trials of a pack (same trainer, same process). */
+export type ParentMessage = { type: 'run'; jobs: RunTrialJob[] } | { type: 'abort'; reason: string };
+
+/** `index` is the trial's position in the run's `jobs`. */
 export type ChildMessage =
   | { type: 'ready' }
-  | { type: 'progress'; report: ProgressReport }
-  | { type: 'checkpoint'; step: number; uri: string }
-  | { type: 'result'; outcome: TrialOutcome }
-  | { type: 'invalid-params'; message: string }
-  | { type: 'failed'; message: string };
+  | { type: 'progress'; index: number; report: ProgressReport }
+  | { type: 'checkpoint'; index: number; step: number; uri: string }
+  | { type: 'result'; index: number; result: ChildTrialResult };
