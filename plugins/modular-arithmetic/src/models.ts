@@ -84,11 +84,13 @@ const activationGrad = (dact: tf.Tensor2D, pre: tf.Tensor2D, kind: Activation): 
 /**
  * MLP on a pair of tokens: embeddings E_a[a], E_b[b] concatenated, then
  * `depth` hidden layers of width model_size, then p logits; no biases.
- * Because the inputs are one-hot, the first layer is computed as
+ * Because the inputs are one-hot, the first layer's pre-activation is
  * (E_a·W1a)[a] + (E_b·W1b)[b] — the same function and gradients as
  * concat(E_a[a], E_b[b])·W1, with the N-row product replaced by a p-row one.
- * That lookup, its activation, the activation's gradient and the
- * scatter-add back into the p rows run fused in JS over typed arrays.
+ * The row lookup and its scatter-add gradient run in JS over typed arrays:
+ * on wasm a one-hot matMul costs as much as a hidden-layer product and
+ * GatherV2 more. Activations and their gradients are backend kernels (a JS
+ * loop with a data-dependent branch per element mispredicts half the time).
  * With embed_dim 0 the one-hot pair feeds the hidden layer directly (Gromov 2023).
  */
 export function mlp(params: ModularArithmeticParams): Model {
@@ -106,100 +108,40 @@ export function mlp(params: ModularArithmeticParams): Model {
   for (let l = 1; l < depth; l++) specs.push({ name: `w${l + 1}`, shape: [h, h], std: 1 / Math.sqrt(h) });
   specs.push({ name: 'w_out', shape: [h, p], std: 1 / Math.sqrt(h) });
   const first = e > 0 ? 4 : 2;
-  const relu = activation === 'relu';
-
-  /** First hidden layer in JS: pre = Pa[a] + Pb[b], act = f(pre). Tight loops, one per activation. */
-  const firstLayer = (pa: Float32Array, pb: Float32Array, batch: Batch) => {
-    const n = batch.size;
-    const ia = batch.a;
-    const ib = batch.b;
-    const pre = new Float32Array(n * h);
-    const act = new Float32Array(n * h);
-    // v * 0 keeps NaN (and gives −0 for negatives), so a blow-up is seen as a non-finite loss.
-    for (let i = 0; i < n; i++) {
-      const ra = ia[i]! * h;
-      const rb = ib[i]! * h;
-      const o = i * h;
-      if (relu) {
-        for (let j = 0; j < h; j++) {
-          const v = pa[ra + j]! + pb[rb + j]!;
-          pre[o + j] = v;
-          act[o + j] = v > 0 ? v : v * 0;
-        }
-      } else {
-        for (let j = 0; j < h; j++) {
-          const v = pa[ra + j]! + pb[rb + j]!;
-          pre[o + j] = v;
-          act[o + j] = v * v;
-        }
-      }
-    }
-    return { pre, act: tf.tensor2d(act, [n, h]) };
-  };
-
-  /** Gradient of the first layer: d pre = f'(pre) · d act, scatter-added into the rows of Pa and Pb. */
-  const firstLayerBackward = (dact: Float32Array, pre: Float32Array, batch: Batch) => {
-    const dpa = new Float32Array(p * h);
-    const dpb = new Float32Array(p * h);
-    const ia = batch.a;
-    const ib = batch.b;
-    for (let i = 0; i < batch.size; i++) {
-      const ra = ia[i]! * h;
-      const rb = ib[i]! * h;
-      const o = i * h;
-      if (relu) {
-        for (let j = 0; j < h; j++) {
-          const g = pre[o + j]! > 0 ? dact[o + j]! : 0;
-          dpa[ra + j]! += g;
-          dpb[rb + j]! += g;
-        }
-      } else {
-        for (let j = 0; j < h; j++) {
-          const g = 2 * pre[o + j]! * dact[o + j]!;
-          dpa[ra + j]! += g;
-          dpb[rb + j]! += g;
-        }
-      }
-    }
-    return [tf.tensor2d(dpa, [p, h]), tf.tensor2d(dpb, [p, h])] as const;
-  };
 
   const forward = (w: tf.Tensor[], batch: Batch) => {
     const [pa, pb] =
       e > 0
         ? [mm(w[0] as tf.Tensor2D, w[2] as tf.Tensor2D), mm(w[1] as tf.Tensor2D, w[3] as tf.Tensor2D)]
         : [w[0] as tf.Tensor2D, w[1] as tf.Tensor2D];
-    const { pre: pre0, act: act0 } = firstLayer(
-      pa.dataSync() as Float32Array,
-      pb.dataSync() as Float32Array,
-      batch,
-    );
-    const pre: tf.Tensor2D[] = [];
-    const act: tf.Tensor2D[] = [act0];
+    const pre: tf.Tensor2D[] = [gatherSum([pa, pb], [batch.a, batch.b])];
+    const act: tf.Tensor2D[] = [activate(pre[0]!, activation)];
     for (let l = 1; l < depth; l++) {
       pre.push(mm(act[l - 1]!, w[first + l - 1] as tf.Tensor2D));
-      act.push(activate(pre[l - 1]!, activation));
+      act.push(activate(pre[l]!, activation));
     }
     const logits = mm(act[depth - 1]!, w[first + depth - 1] as tf.Tensor2D);
-    return { pre0, pre, act, logits };
+    return { pre, act, logits };
   };
 
   return {
     specs,
     logits: (w, batch) => forward(w, batch).logits,
     lossAndGrads(w, batch) {
-      const { pre0, pre, act, logits } = forward(w, batch);
+      const { pre, act, logits } = forward(w, batch);
       const { loss, dlogits } = objective(params, logits, batch);
       const grads: tf.Tensor[] = new Array(w.length);
       const wOut = w[first + depth - 1] as tf.Tensor2D;
       grads[first + depth - 1] = mmTA(act[depth - 1]!, dlogits);
-      let dact = mmTB(dlogits, wOut);
+      let dpre = activationGrad(mmTB(dlogits, wOut), pre[depth - 1]!, activation);
       for (let l = depth - 1; l >= 1; l--) {
-        const dpre = activationGrad(dact, pre[l - 1]!, activation);
         grads[first + l - 1] = mmTA(act[l - 1]!, dpre);
-        dact = mmTB(dpre, w[first + l - 1] as tf.Tensor2D);
+        dpre = activationGrad(mmTB(dpre, w[first + l - 1] as tf.Tensor2D), pre[l - 1]!, activation);
       }
-      const [dpa, dpb] = firstLayerBackward(dact.dataSync() as Float32Array, pre0, batch);
+      const [dpa, dpb] = scatterAdd(dpre.dataSync() as Float32Array, [batch.a, batch.b], p, h) as [
+        tf.Tensor2D,
+        tf.Tensor2D,
+      ];
       if (e > 0) {
         grads[0] = mmTB(dpa, w[2] as tf.Tensor2D);
         grads[1] = mmTB(dpb, w[3] as tf.Tensor2D);
@@ -359,7 +301,7 @@ export function transformer(params: ModularArithmeticParams): Model {
       }
       const dx0 = dx!;
       grads[1] = tf.sum(tf.reshape(dx0, [n, T, d]), 0);
-      grads[0] = scatterAdd(dx0.dataSync() as Float32Array, batch.tokens, p + 1, d);
+      grads[0] = scatterAdd(dx0.dataSync() as Float32Array, [batch.tokens], p + 1, d)[0]!;
       return { loss, grads };
     },
   };

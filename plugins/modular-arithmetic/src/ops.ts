@@ -13,52 +13,92 @@ import * as tf from '@tensorflow/tfjs-core';
 
 const size = (t: tf.Tensor): number => t.size;
 
+/**
+ * Relative cost per element of packing a matMul's right operand against
+ * moving one in a transpose. XNNPACK treats the right operand as the weights
+ * and repacks it on every call with a new tensor (measured: [97,4705]·[4705,512]
+ * took 3× longer than [512,4705]·[4705,97] plus the transpose of the 4705 × 512 side).
+ */
+const PACK = 3;
+
 export const mm = (a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D => tf.matMul(a, b);
 
-/** aᵀ · b, transposing whichever side moves fewer elements: aᵀb = (bᵀa)ᵀ. */
+/** aᵀ · b as transpose(a)·b (packs b) or (transpose(b)·a)ᵀ (packs a), whichever moves less. */
 export function mmTA(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  const resultSize = a.shape[1] * b.shape[1];
-  if (size(a) <= size(b) + resultSize) return tf.matMul(tf.transpose(a), b);
+  const result = a.shape[1] * b.shape[1];
+  if (size(a) + PACK * size(b) <= size(b) + PACK * size(a) + result) return tf.matMul(tf.transpose(a), b);
   return tf.transpose(tf.matMul(tf.transpose(b), a)) as tf.Tensor2D;
 }
 
-/** a · bᵀ, transposing whichever side moves fewer elements: abᵀ = (baᵀ)ᵀ. */
+/** a · bᵀ as a·transpose(b) (packs bᵀ) or (b·transpose(a))ᵀ (packs aᵀ), whichever moves less. */
 export function mmTB(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  const resultSize = a.shape[0] * b.shape[0];
-  if (size(b) <= size(a) + resultSize) return tf.matMul(a, tf.transpose(b));
+  const result = a.shape[0] * b.shape[0];
+  if ((1 + PACK) * size(b) <= (1 + PACK) * size(a) + result) return tf.matMul(a, tf.transpose(b));
   return tf.transpose(tf.matMul(b, tf.transpose(a))) as tf.Tensor2D;
 }
 
-/** Σₖ tableₖ[idxₖ[i]] for every row i: sums of embedding rows, as an N × width tensor. */
-export function gatherSum(tables: tf.Tensor2D[], indices: Int32Array[]): tf.Tensor2D {
-  const width = tables[0]!.shape[1];
-  const n = indices[0]!.length;
+/**
+ * table₀[idx₀[i]] (+ table₁[idx₁[i]]) for every row i: an embedding lookup, or
+ * the sum of two, as an N × width tensor, in one pass over the output.
+ */
+export function gatherSum(
+  tables: [tf.Tensor2D] | [tf.Tensor2D, tf.Tensor2D],
+  indices: Int32Array[],
+): tf.Tensor2D {
+  const width = tables[0].shape[1];
+  const ia = indices[0]!;
+  const n = ia.length;
+  const ta = tables[0].dataSync() as Float32Array;
   const out = new Float32Array(n * width);
-  tables.forEach((table, k) => {
-    const t = table.dataSync() as Float32Array;
-    const idx = indices[k]!;
-    if (k === 0) {
-      for (let i = 0; i < n; i++) out.set(t.subarray(idx[i]! * width, idx[i]! * width + width), i * width);
-    } else {
-      for (let i = 0; i < n; i++) {
-        const src = idx[i]! * width;
-        const dst = i * width;
-        for (let j = 0; j < width; j++) out[dst + j]! += t[src + j]!;
-      }
+  if (tables.length === 1) {
+    for (let i = 0; i < n; i++) out.set(ta.subarray(ia[i]! * width, ia[i]! * width + width), i * width);
+  } else {
+    const tb = tables[1].dataSync() as Float32Array;
+    const ib = indices[1]!;
+    for (let i = 0; i < n; i++) {
+      const ra = ia[i]! * width;
+      const rb = ib[i]! * width;
+      const o = i * width;
+      for (let j = 0; j < width; j++) out[o + j] = ta[ra + j]! + tb[rb + j]!;
     }
-  });
+  }
   return tf.tensor2d(out, [n, width]);
 }
 
-/** Gradient of a row lookup: adds row i of `grad` into row idx[i] of a rows × width table. */
-export function scatterAdd(grad: Float32Array, idx: Int32Array, rows: number, width: number): tf.Tensor2D {
-  const out = new Float32Array(rows * width);
-  for (let i = 0; i < idx.length; i++) {
-    const dst = idx[i]! * width;
-    const src = i * width;
-    for (let j = 0; j < width; j++) out[dst + j]! += grad[src + j]!;
+/**
+ * Gradient of gatherSum: adds row i of `grad` into row idx₀[i] of one
+ * rows × width table (and row idx₁[i] of a second), in one pass over `grad`.
+ * Straight-line inner loops: V8 does not hoist a loop over the tables.
+ */
+export function scatterAdd(
+  grad: Float32Array,
+  indices: Int32Array[],
+  rows: number,
+  width: number,
+): tf.Tensor2D[] {
+  const ia = indices[0]!;
+  const ga = new Float32Array(rows * width);
+  if (indices.length === 1) {
+    for (let i = 0; i < ia.length; i++) {
+      const ra = ia[i]! * width;
+      const o = i * width;
+      for (let j = 0; j < width; j++) ga[ra + j]! += grad[o + j]!;
+    }
+    return [tf.tensor2d(ga, [rows, width])];
   }
-  return tf.tensor2d(out, [rows, width]);
+  const ib = indices[1]!;
+  const gb = new Float32Array(rows * width);
+  for (let i = 0; i < ia.length; i++) {
+    const ra = ia[i]! * width;
+    const rb = ib[i]! * width;
+    const o = i * width;
+    for (let j = 0; j < width; j++) {
+      const g = grad[o + j]!;
+      ga[ra + j]! += g;
+      gb[rb + j]! += g;
+    }
+  }
+  return [tf.tensor2d(ga, [rows, width]), tf.tensor2d(gb, [rows, width])];
 }
 
 /**

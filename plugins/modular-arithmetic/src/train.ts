@@ -157,7 +157,8 @@ export function learningRate(params: ModularArithmeticParams, step: number): num
 
 /**
  * AdamW (decoupled weight decay, as in PyTorch) on one weight, in place,
- * after the optional Grokfast-EMA filter g ← g + λ·EMA_α(g).
+ * after the optional Grokfast-EMA filter g ← g + λ·EMA_α(g). Returns false
+ * when an updated weight is not finite.
  */
 function adamw(
   w: Float32Array,
@@ -175,9 +176,11 @@ function adamw(
     alpha: number;
     lambda: number;
   },
-): void {
+): boolean {
   const { lr, b1, b2, bc1, bc2, alpha, lambda } = h;
   const decay = 1 - lr * h.wd;
+  // x · 0 is NaN exactly when x is ±∞ or NaN: a branch-free finiteness check.
+  let poison = 0;
   for (let k = 0; k < w.length; k++) {
     let gk = g[k]!;
     if (ema) {
@@ -190,12 +193,17 @@ function adamw(
     m[k] = mk;
     v[k] = vk;
     w[k] = w[k]! * decay - (lr * (mk / bc1)) / (Math.sqrt(vk / bc2) + EPS);
+    poison += w[k]! * 0;
   }
+  return poison === 0;
 }
 
 /**
  * One optimizer update (step t ≥ 1): gradients on the backend, then AdamW
- * (with the optional Grokfast filter) in JS. Returns the loss before the update.
+ * (with the optional Grokfast filter) in JS. Returns the loss before the
+ * update, or NaN when the update left a weight non-finite: the loss itself
+ * can stay finite after a blow-up, because the wasm ReLU maps NaN to 0 on
+ * large tensors and the layers after it then see zeros.
  */
 function update(
   model: Model,
@@ -222,12 +230,13 @@ function update(
     alpha: params.grokfast?.alpha ?? 0,
     lambda: params.grokfast?.lambda ?? 0,
   };
+  let finite = true;
   state.w.forEach((w, i) => {
-    adamw(w, state.m[i]!, state.v[i]!, grads[i]!, state.ema?.[i] ?? null, hyper);
+    finite = adamw(w, state.m[i]!, state.v[i]!, grads[i]!, state.ema?.[i] ?? null, hyper) && finite;
   });
   tf.dispose(state.weights);
   state.weights = toTensors(model, state.w);
-  return loss;
+  return finite ? loss : Number.NaN;
 }
 
 interface Split {
