@@ -2,7 +2,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestContext, MAX_CURVE_POINTS, trialOutcomeSchema } from '@grokmap/plugin-sdk';
+import {
+  type Checkpoint,
+  createTestContext,
+  MAX_CURVE_POINTS,
+  type TrialParams,
+  trialOutcomeSchema,
+} from '@grokmap/plugin-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packCheckpoint } from './checkpoint-archive.js';
 import {
@@ -12,6 +18,7 @@ import {
   STDERR_TAIL_LINES,
   visibleDevicesFor,
 } from './command-trainer.js';
+import { createTestPack } from './test-pack.js';
 
 // Small fake trainer programs (Node scripts), each breaking or honouring the
 // protocol in one way, run through the real host.
@@ -486,5 +493,237 @@ describe('cancellation', () => {
     const outcome = await trainer.train({}, ctx);
     expect(outcome.status).toBe('cancelled');
     expect(existsSync(marker)).toBe(false);
+  });
+});
+
+describe('packs', () => {
+  const pack = { maxTrials: 4, shapeKeys: ['p'] };
+  // The pack's parameters document and its trial ids; stdin is let go so the program can end by itself.
+  const PACK = `const doc = JSON.parse(await firstLine());
+process.stdin.destroy();
+const ids = doc.trials.map((t) => t.trial_id);
+`;
+  /** A one-file checkpoint as the host stores it. */
+  async function storedFile(name: string, content: string, step: number): Promise<Checkpoint> {
+    const checkpointDir = await mkdtemp(join(dir, 'ckpt-'));
+    await writeFile(join(checkpointDir, name), content);
+    const curve = { points: [], firstTrain: null, firstVal: null };
+    return { step, data: await packCheckpoint({ checkpointDir, path: name, step, curve, maxBytes: 1024 }) };
+  }
+  const three = (params: (i: number) => TrialParams = () => ({ p: 7 })) =>
+    createTestPack(['s/a', 's/b', 's/c'].map((trialId, i) => ({ trialId, params: params(i) })));
+
+  it('runs a pack in one process with a `trials` list and routes each line to its trial', async () => {
+    const trainer = await fake(
+      'pack-routes',
+      `${PACK}
+       import { readFileSync } from 'node:fs';
+       const file = JSON.parse(readFileSync(process.env.GROKMAP_PARAMS_FILE, 'utf8'));
+       ids.forEach((id, i) => out({ type: 'progress', trial_id: id, step: 1, train_acc: (i + 1) / 4, val_acc: 0 }));
+       out({ type: 'log', msg: 'about the whole pack' });
+       out({ type: 'log', trial_id: ids[1], msg: 'about one trial' });
+       ids.forEach((id, i) => out({ type: 'result', trial_id: id, status: 'completed', steps: 1,
+         extra: { pid: process.pid, same: JSON.stringify(file) === JSON.stringify(doc),
+           id: process.env.GROKMAP_TRIAL_ID, resume_env: process.env.GROKMAP_RESUME_STEP ?? null,
+           entry: JSON.stringify(doc.trials[i]), top: JSON.stringify([doc.trial_id, doc.attempt, doc.params, doc.resume]) } }));`,
+      { pack },
+    );
+    expect(trainer.packing).toEqual(pack);
+    const { trials, contexts, pack: packCtx } = three((i) => ({ p: 7, wd: i }));
+    contexts[2]!.attempt = 3;
+    const outcomes = await trainer.trainPack!(trials, packCtx);
+    expect(outcomes.map((o) => o.status)).toEqual(['completed', 'completed', 'completed']);
+    expect(outcomes.map((o) => o.final.trainAcc)).toEqual([0.25, 0.5, 0.75]);
+    expect(contexts.map((c) => c.reports.map((r) => r.trainAcc))).toEqual([[0.25], [0.5], [0.75]]);
+    expect(new Set(outcomes.map((o) => o.extra?.pid)).size).toBe(1);
+    outcomes.forEach((o, i) => {
+      expect(o.extra).toMatchObject({
+        same: true,
+        id: 'pack:s/a+2',
+        resume_env: null,
+        top: JSON.stringify(['pack:s/a+2', 3, {}, null]),
+        entry: JSON.stringify({
+          trial_id: contexts[i]!.trialId,
+          attempt: i === 2 ? 3 : 1,
+          params: { p: 7, wd: i },
+          resume: null,
+        }),
+      });
+    });
+  });
+
+  it('stores each trial’s checkpoints in its own store and restores each from its own', async () => {
+    const trainer = await fake(
+      'pack-restore',
+      `${PACK}
+       import { readFileSync } from 'node:fs';
+       doc.trials.forEach((t) => out({ type: 'result', trial_id: t.trial_id, status: 'completed', steps: 5,
+         extra: { step: t.resume.step, state: readFileSync(t.resume.path, 'utf8') } }));`,
+      { pack },
+    );
+    // All three checkpoints have one name, as single-trial runs of the same program would write them.
+    const stored = await Promise.all(
+      ['a', 'b', 'c'].map((who) => storedFile('ckpt.bin', `state of ${who}`, 5)),
+    );
+    const { trials, pack: packCtx } = createTestPack(
+      ['s/a', 's/b', 's/c'].map((trialId, i) => ({
+        trialId,
+        params: { p: 7 },
+        initialCheckpoint: stored[i],
+      })),
+    );
+    const outcomes = await trainer.trainPack!(trials, packCtx);
+    expect(outcomes.map((o) => o.extra)).toEqual([
+      { step: 5, state: 'state of a' },
+      { step: 5, state: 'state of b' },
+      { step: 5, state: 'state of c' },
+    ]);
+
+    const saving = await fake(
+      'pack-save',
+      `${PACK}
+       import { writeFileSync } from 'node:fs';
+       import { join } from 'node:path';
+       ids.forEach((id, i) => {
+         writeFileSync(join(doc.checkpoint_dir, 'ckpt-' + i), 'saved ' + id);
+         out({ type: 'checkpoint', trial_id: id, step: 10 * (i + 1), path: 'ckpt-' + i });
+       });
+       ids.forEach((id) => out({ type: 'result', trial_id: id, status: 'completed' }));`,
+      { pack },
+    );
+    const next = three();
+    await saving.trainPack!(next.trials, next.pack);
+    expect(next.contexts.map((c) => c.saved.map((s) => s.step))).toEqual([[10], [20], [30]]);
+  });
+
+  it('refuses a line for a trial that is not in the pack, quoting it', async () => {
+    const trainer = await fake(
+      'pack-stranger',
+      `${PACK}
+       out({ type: 'progress', trial_id: ids[0], step: 1, train_acc: 0.5, val_acc: 0.5 });
+       out({ type: 'progress', trial_id: 'someone-else', step: 1 });
+       await sleep(60_000);`,
+      { pack },
+    );
+    const { trials, pack: packCtx } = three();
+    const outcomes = await trainer.trainPack!(trials, packCtx);
+    for (const o of outcomes) {
+      expect(o.status).toBe('error');
+      expect(o.reason).toBe(
+        'protocol error: stdout line 2 is for trial "someone-else", which is not in this pack: ' +
+          JSON.stringify('{"type":"progress","trial_id":"someone-else","step":1}'),
+      );
+    }
+    // What came before the bad line is kept.
+    expect(outcomes.map((o) => o.curves.length)).toEqual([1, 0, 0]);
+  });
+
+  it('refuses a trial’s line without a trial_id in a pack', async () => {
+    const trainer = await fake('pack-anonymous', `${PACK}\n${progress(1, 0.5)}\nawait sleep(60_000);`, {
+      pack,
+    });
+    const { trials, pack: packCtx } = three();
+    const outcomes = await trainer.trainPack!(trials, packCtx);
+    expect(outcomes[0]!.status).toBe('error');
+    expect(outcomes[0]!.reason).toMatch(
+      /^protocol error: stdout line 1 has no trial_id; in a pack every progress line names its trial: "\{/,
+    );
+  });
+
+  it('keeps the results of finished trials when the pack later crashes', async () => {
+    const trainer = await fake(
+      'pack-crash',
+      `${PACK}
+       out({ type: 'result', trial_id: ids[1], status: 'diverged', reason: 'loss became NaN' });
+       console.error('CUDA out of memory');
+       process.exit(3);`,
+      { pack },
+    );
+    const { trials, pack: packCtx } = three();
+    const [a, b, c] = await trainer.trainPack!(trials, packCtx);
+    expect(b).toMatchObject({ status: 'diverged', reason: 'loss became NaN' });
+    for (const o of [a!, c!]) {
+      expect(o.status).toBe('error');
+      expect(o.reason).toContain('program exited with code 3');
+      expect(o.reason).toContain('CUDA out of memory');
+    }
+  });
+
+  it('names a trial the program left without a result', async () => {
+    const trainer = await fake(
+      'pack-forgot',
+      `${PACK}
+       out({ type: 'progress', trial_id: ids[2], step: 1, train_acc: 1, val_acc: 1 });
+       ids.slice(0, 2).forEach((id) => out({ type: 'result', trial_id: id, status: 'completed' }));`,
+      { pack },
+    );
+    const { trials, pack: packCtx } = three();
+    const outcomes = await trainer.trainPack!(trials, packCtx);
+    expect(outcomes.map((o) => o.status)).toEqual(['completed', 'completed', 'error']);
+    expect(outcomes[2]!.reason).toMatch(/^program exited with code 0 without a result line for trial "s\/c"/);
+  });
+
+  it('stops the whole pack on cancellation; each trial checkpoints and reports cancelled', async () => {
+    const trainer = await fake(
+      'pack-cancel',
+      `${PACK}
+       import { writeFileSync } from 'node:fs';
+       import { join } from 'node:path';
+       process.on('SIGTERM', () => {
+         ids.forEach((id, i) => {
+           writeFileSync(join(doc.checkpoint_dir, 'last-' + i), 'state');
+           out({ type: 'checkpoint', trial_id: id, step: 4, path: 'last-' + i });
+           out({ type: 'result', trial_id: id, status: 'cancelled', steps: 4, reason: 'stopped at step 4 (SIGTERM)' });
+         });
+         process.exit(0);
+       });
+       out({ type: 'progress', trial_id: ids[0], step: 4, train_acc: 0.5, val_acc: 0.5 });
+       setInterval(() => {}, 1000);`,
+      { pack },
+    );
+    const packed = three();
+    packed.contexts[0]!.report = () => packed.abort('worker shutting down');
+    const outcomes = await trainer.trainPack!(packed.trials, packed.pack);
+    expect(outcomes.map((o) => o.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
+    expect(packed.contexts.map((c) => c.saved.map((s) => s.step))).toEqual([[4], [4], [4]]);
+  });
+
+  it('runs trials of other shapes, beyond max_trials or resuming from other steps in separate processes', async () => {
+    const log = join(dir, 'pack-split.log');
+    const trainer = await fake(
+      'pack-split',
+      `${PACK}
+       import { appendFileSync } from 'node:fs';
+       appendFileSync(${JSON.stringify(log)}, JSON.stringify(doc.trials.map((t) => [t.trial_id, t.resume?.step ?? null])) + '\\n');
+       ids.forEach((id) => out({ type: 'result', trial_id: id, status: 'completed', extra: { pid: process.pid } }));`,
+      { pack: { maxTrials: 2, shapeKeys: ['p'] } },
+    );
+    const at5 = await storedFile('c', 'x', 5);
+    const { trials, pack: packCtx } = createTestPack([
+      { trialId: 'a', params: { p: 7 }, initialCheckpoint: at5 },
+      { trialId: 'b', params: { p: 7 } },
+      { trialId: 'c', params: { p: 7 }, initialCheckpoint: at5 },
+      { trialId: 'd', params: { p: 9 } },
+      { trialId: 'e', params: { p: 7 } },
+      { trialId: 'f', params: { p: 7 } },
+    ]);
+    const outcomes = await trainer.trainPack!(trials, packCtx);
+    expect(outcomes.map((o) => o.status)).toEqual(Array(6).fill('completed'));
+    const runs = (await readFile(log, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(runs).toEqual([
+      [
+        ['a', 5],
+        ['c', 5],
+      ],
+      [
+        ['b', null],
+        ['e', null],
+      ],
+      [['d', null]],
+      [['f', null]],
+    ]);
   });
 });
