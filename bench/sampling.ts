@@ -32,7 +32,6 @@ import {
   denormalise,
   fitPhaseMap,
   loadReferenceGrid,
-  normalise,
   type Phase,
   type PhasePoint,
   predictPhaseMap,
@@ -110,7 +109,7 @@ export interface SamplingBenchResult {
   tpeNote?: string;
 }
 
-function syntheticOracle(): PhaseOracle {
+export function syntheticOracle(): PhaseOracle {
   const parameters: Record<string, ParameterSpec> = {
     weight_decay: { distribution: 'log_uniform_values', min: 0.003, max: 30 },
     data_fraction: { distribution: 'uniform', min: 0.1, max: 0.9 },
@@ -149,7 +148,7 @@ function syntheticOracle(): PhaseOracle {
 }
 
 /** A published grid: sweeps choose among its cells, and are scored on all of them. */
-function referenceOracle(json: unknown, name: string): PhaseOracle {
+export function referenceOracle(json: unknown, name: string): PhaseOracle {
   const grid = loadReferenceGrid(json, name);
   const rows = grid.rows.values;
   const cols = grid.cols.values;
@@ -162,8 +161,9 @@ function referenceOracle(json: unknown, name: string): PhaseOracle {
   const labels = new Map(grid.cells.map((c) => [key([rows[c.row]!, cols[c.col]!]), c.phase]));
   const cells = grid.cells.map((c) => [rows[c.row]!, cols[c.col]!]);
   // Evenly spread indices: the grid a sweep with k values of this axis would run.
-  const spread = (n: number, k: number) =>
-    [...new Set(Array.from({ length: k }, (_, i) => Math.round((i * (n - 1)) / (k - 1))))];
+  const spread = (n: number, k: number) => [
+    ...new Set(Array.from({ length: k }, (_, i) => Math.round((i * (n - 1)) / (k - 1)))),
+  ];
   return {
     name: `liu2022 ${name.replace('liu2022-addition-', '')}`,
     parameters,
@@ -201,7 +201,7 @@ function product(a: number, b: number): [number, number][] {
 }
 
 /** Agreement of the map fitted on `points` with the oracle's labels over its full grid. */
-function agreement(oracle: PhaseOracle, points: readonly PhasePoint[]): number {
+export function agreement(oracle: PhaseOracle, points: readonly PhasePoint[]): number {
   if (points.length === 0) return 0;
   const cells = predictPhaseMap(fitPhaseMap(points, oracle.axes), oracle.cells);
   let same = 0;
@@ -248,7 +248,7 @@ function randomTrials(oracle: PhaseOracle, seed: number): (number | null)[] {
   return hits.first;
 }
 
-function adaptiveSpec(oracle: PhaseOracle, seed: number, batch: number, stop = true): SweepSpec {
+export function adaptiveSpec(oracle: PhaseOracle, seed: number, batch: number, stop = true): SweepSpec {
   return sweepSpecSchema.parse({
     name: 'bench-adaptive',
     trainer: 'synthetic',
@@ -546,12 +546,23 @@ function ratio(r: MethodResult, grid: MethodResult): string {
 export function formatSamplingBench(result: SamplingBenchResult): string {
   const lines: string[] = [];
   lines.push('Trials until the estimated phase map agrees with the full grid on its cells');
-  lines.push(`(synthetic: its truth on ${EVAL_RES}×${EVAL_RES} cells; liu2022: every cell of the published grid,`);
+  lines.push(
+    `(synthetic: its truth on ${EVAL_RES}×${EVAL_RES} cells; liu2022: every cell of the published grid,`,
+  );
   lines.push('sweeps choosing among those cells). Median over seeds, per-seed values in brackets;');
   lines.push('ratio = median / grid (the smallest k×k grid sweep that reaches the target), and for a');
   lines.push('published grid also / full (all of its cells).');
   lines.push('');
-  const header = ['oracle', 'target', 'grid', 'random', 'adaptive', 'random/grid', 'adaptive/grid', 'adaptive/full'];
+  const header = [
+    'oracle',
+    'target',
+    'grid',
+    'random',
+    'adaptive',
+    'random/grid',
+    'adaptive/grid',
+    'adaptive/full',
+  ];
   const rows = result.phase.flatMap((r) =>
     r.targets.map((t) => [
       r.oracle,

@@ -383,6 +383,13 @@ function lowerInverse(l: number[][]): Float64Array[] {
   return inv;
 }
 
+/** The model's kernel at given length scales, for code that reasons about its posterior (samplers). */
+export function phaseMapKernel(
+  lengthScales: readonly number[],
+): (a: readonly number[], b: readonly number[]) => number {
+  const inv2 = lengthScales.map((l) => 1 / (2 * l * l));
+  return (a, b) => rbf(a, b, inv2);
+}
 function rbf(a: readonly number[], b: readonly number[], inv2: readonly number[]): number {
   let s = 0;
   for (let d = 0; d < a.length; d++) {

@@ -2,7 +2,7 @@ import { streamFor, sweepSpecSchema } from '@grokmap/workflows';
 import { describe, expect, it } from 'vitest';
 import { groundTruthPhase } from '../../../plugins/synthetic/src/index.js';
 import type { Phase } from '../types.js';
-import { changedShare, straddle } from './adaptive.js';
+import { ambiguity, changedShare } from './adaptive.js';
 import { initialSamplerState, observeTrials, proposeTrials, type SamplerProposal } from './suggest.js';
 import type { SamplerState } from './types.js';
 
@@ -146,15 +146,12 @@ describe('adaptive sampler', () => {
     expect(proposeTrials(spec, 's', second.state, 20).trials).toHaveLength(0);
   });
 
-  it('straddle prefers uncertain places where two phases are equally likely', () => {
-    expect(straddle([0.5, 0.5, 0, 0], 0.1, 'phase')).toBeGreaterThan(
-      straddle([0.9, 0.1, 0, 0], 0.1, 'phase'),
-    );
-    expect(straddle([0.9, 0.1, 0, 0], 0.8, 'phase')).toBeGreaterThan(
-      straddle([0.9, 0.1, 0, 0], 0.1, 'phase'),
-    );
+  it('ambiguity is the chance the most probable label is wrong, or for a boundary, how evenly it is split', () => {
+    expect(ambiguity([0.5, 0.5, 0, 0], 'phase')).toBeGreaterThan(ambiguity([0.9, 0.1, 0, 0], 'phase'));
+    expect(ambiguity([1, 0, 0, 0], 'phase')).toBe(0);
     const target = { boundary: ['grokking', 'memorization'] as [Phase, Phase] };
-    expect(straddle([0, 0.5, 0.5, 0], 0.1, target)).toBeGreaterThan(straddle([0.5, 0.5, 0, 0], 0.1, target));
+    expect(ambiguity([0, 0.5, 0.5, 0], target)).toBeGreaterThan(ambiguity([0.5, 0.5, 0, 0], target));
+    expect(ambiguity([0.5, 0.5, 0, 0], target)).toBe(0);
     expect(changedShare('cgmx', 'cgmm')).toBe(0.25);
   });
 });

@@ -1,7 +1,13 @@
 import { type AdaptiveOptions, adaptiveOptionsSchema, type SweepSpec, streamFor } from '@grokmap/workflows';
 import { CholeskyDecomposition, Matrix } from 'ml-matrix';
 import { denormalise } from '../axes.js';
-import { fitPhaseMap, type PhaseMapModel, type PhasePoint, predictPhaseMap } from '../phase-map.js';
+import {
+  fitPhaseMap,
+  type PhaseMapModel,
+  type PhasePoint,
+  phaseMapKernel,
+  predictPhaseMap,
+} from '../phase-map.js';
 import { PHASES, type Phase } from '../types.js';
 import {
   distance2,
@@ -21,17 +27,20 @@ import type { MapSummary, SamplerPoint, SamplerState } from './types.js';
  *    hypercubes) over the numeric parameters; seeds are cycled (space.ts).
  * 2. Then, whenever fewer than `batch` trials are pending, the phase map
  *    (phase-map.ts) is fitted to every classified trial and the next trials
- *    go where the boundary is least certain, among jittered dense-grid
- *    points and the midpoints between trials of different phases, by the straddle heuristic
- *    (Bryan et al. 2005) on the map's GP: score = κσ − |μ − ½|. For a
- *    boundary [A, B], μ = p_A / (p_A + p_B), minus a penalty (1 − p_A − p_B)/2
- *    where neither phase is likely; for `target: phase`, μ is the same
- *    ratio for the two most probable phases (so every boundary counts).
- *    σ is the GP's posterior standard deviation (indicator scale, each
- *    observation's noise taken at one seed). Within a batch, each chosen
- *    point — and every pending trial — lowers σ around it as if already
- *    observed (the GP variance does not depend on outcomes), so a batch
- *    spreads along the boundary instead of piling up at one place.
+ *    go where they are expected to fix the most wrongly labelled places.
+ *    Candidates are jittered dense-grid points and the midpoints between
+ *    trials of different phases, snapped to values the parameters can take
+ *    (so on a grid of values they are its cells), never a taken point. A
+ *    place's ambiguity is the chance its most probable label is wrong
+ *    (1 − p_max; for a boundary [A, B], 2·min(p_A, p_B), so only that
+ *    boundary counts). A candidate's gain sums the ambiguity of every
+ *    candidate place weighted by the share of its GP variance observing the
+ *    candidate would explain — an integrated, level-set-style criterion
+ *    (Gotovos et al. 2013) rather than the pointwise straddle, which on a
+ *    phase indicator's GP spends trials on far, already-settled corners.
+ *    Within a batch, each pick — and every pending trial — is conditioned
+ *    on as if observed (the GP covariance does not depend on outcomes), so
+ *    a batch spreads along the boundary instead of piling up at one place.
  * 3. Each time `batch` new classified trials have arrived, the map's most
  *    probable phase on a dense grid is compared with the previous round's:
  *    once the share of changed cells stays at or below
@@ -39,11 +48,8 @@ import type { MapSummary, SamplerPoint, SamplerState } from './types.js';
  *    converged and proposes nothing more.
  */
 
-/**
- * The straddle's 1.96, halved: a phase indicator's GP has unit prior
- * variance, while a probability's distance from ½ is at most ½.
- */
-const KAPPA = 0.98;
+/** Candidates scored (and places counted) per proposal, the most ambiguous: bounds the O(m²) covariance. */
+const MAX_SCORED = 400;
 /** Dense grid: about this many cells in all, for the change test. */
 const DENSE_CELLS = 1024;
 /** Candidates: one random point per dense cell, plus this many uniform ones. */
@@ -116,7 +122,7 @@ export function proposeAdaptive(
     if (next.converged) return { points, state: next };
   }
   if (room <= 0) return { points, state: next };
-  // 3. Straddle on candidates, lowering σ around each chosen (and pending) point.
+  // 3. Greedy expected reduction of misclassification, conditioning on each pick (and every pending trial).
   const rand = streamFor(spec.seed, index, 'adaptive');
   const candidates = [
     ...candidatePoints(space, axes.length, rand),
@@ -124,27 +130,41 @@ export function proposeAdaptive(
   ].filter((c) => !taken.some((t) => distance2(t, c) < SAME_POINT));
   if (candidates.length === 0) return { points, state: next };
   const raw = candidates.map((c) => c.map((v, d) => denormalise(axes[d]!, v)));
-  const probs = predictPhaseMap(model, raw).map((cell) => PHASES.map((p) => cell.probs[p]));
-  const variance = new PosteriorVariance(model, candidates);
-  for (const p of state.pending) variance.condition(encodePoint(space, p.point));
-  for (const u of points.map((p) => encodePoint(space, p))) variance.condition(u);
+  const doubt = predictPhaseMap(model, raw).map((cell) =>
+    ambiguity(
+      PHASES.map((p) => cell.probs[p]),
+      settings.options.target,
+    ),
+  );
+  // Only the most ambiguous candidates are worth scoring or counting: the rest are settled.
+  const order = candidates
+    .map((_, i) => i)
+    .sort((i, j) => doubt[j]! - doubt[i]! || i - j)
+    .slice(0, MAX_SCORED);
+  const chosenFrom = order.map((i) => candidates[i]!);
+  const conditioned = [
+    ...state.pending.map((p) => encodePoint(space, p.point)),
+    ...points.map((p) => encodePoint(space, p)),
+  ];
+  const covariance = new PosteriorCovariance(model, [...chosenFrom, ...conditioned]);
+  for (let k = 0; k < conditioned.length; k++) covariance.condition(chosenFrom.length + k);
+  const weights = order.map((i) => doubt[i]!);
   const chosen = new Set<number>();
   for (let k = 0; k < room; k++) {
     let top = -1;
-    let topScore = Number.NEGATIVE_INFINITY;
-    candidates.forEach((_, i) => {
+    let topGain = Number.NEGATIVE_INFINITY;
+    chosenFrom.forEach((_, i) => {
       if (chosen.has(i)) return;
-      const s = straddle(probs[i]!, Math.sqrt(variance.at(i)), settings.options.target);
-      if (s > topScore) {
-        topScore = s;
+      const g = covariance.gain(i, weights);
+      if (g > topGain) {
+        topGain = g;
         top = i;
       }
     });
     if (top < 0) break;
     chosen.add(top);
-    const u = candidates[top]!;
-    variance.condition(u);
-    points.push(pointAt(space, u, index, spec.seed));
+    covariance.condition(top);
+    points.push(pointAt(space, chosenFrom[top]!, index, spec.seed));
     index++;
   }
   return { points, state: next };
@@ -156,22 +176,16 @@ function roundDue(state: SamplerState, classified: number, settings: AdaptiveSet
   return classified - state.lastMap.observed >= settings.batch;
 }
 
-/** The straddle score of one candidate (larger: more worth sampling). */
-export function straddle(p: readonly number[], sd: number, target: AdaptiveOptions['target']): number {
-  let a: number;
-  let b: number;
-  let penalty = 0;
-  if (target === 'phase') {
-    const sorted = [...p].sort((x, y) => y - x);
-    a = sorted[0]!;
-    b = sorted[1]!;
-  } else {
-    a = p[PHASES.indexOf(target.boundary[0])]!;
-    b = p[PHASES.indexOf(target.boundary[1])]!;
-    penalty = (1 - a - b) / 2;
-  }
-  const mu = a + b > 0 ? a / (a + b) : 0.5;
-  return KAPPA * sd - Math.abs(mu - 0.5) - penalty;
+/**
+ * How likely a place's most probable label is wrong, in [0, 1]. For
+ * `target: phase`, 1 − p_max. For a boundary [A, B], 2·min(p_A, p_B): high
+ * only where both phases are likely and about equally so.
+ */
+export function ambiguity(p: readonly number[], target: AdaptiveOptions['target']): number {
+  if (target === 'phase') return 1 - Math.max(...p);
+  const a = p[PHASES.indexOf(target.boundary[0])]!;
+  const b = p[PHASES.indexOf(target.boundary[1])]!;
+  return 2 * Math.min(a, b);
 }
 
 /** Record a round: the dense map's summary, its change from the last, and convergence. */
@@ -301,114 +315,88 @@ function fresh(space: SearchSpace, u: number[], taken: number[][], seed: number,
 }
 
 /**
- * Posterior variance of the phase map's GP at fixed candidates, updated as
- * points are added. The variance needs no outcomes, so adding a point is a
- * rank-one update: with C₀ the posterior covariance given the model's
- * inputs and a₁ … a_k the added points,
- *   C_k(x, y) = C₀(x, y) − Σ_j v_j(x) v_j(y),
- *   v_j(x) = (C₀(x, a_j) − Σ_{i<j} v_i(x) v_i(a_j)) / s_j,  s_j² = C_{j−1}(a_j, a_j) + noise.
+ * Posterior covariance of the phase map's GP over a fixed set of points,
+ * conditioned in turn on some of them as if observed. The covariance needs
+ * no outcomes, so conditioning on point a is a rank-one downdate:
+ *   C(x, y) ← C(x, y) − C(x, a) C(a, y) / (C(a, a) + noise).
+ * The gain of observing point i is the ambiguity it is expected to remove,
+ *   Σ_j w_j · C(i, j)² / ((C(i, i) + noise) · C(j, j)),
+ * each place j's ambiguity w_j weighted by the share of its variance
+ * observing i explains (itself included). Places near an earlier pick have
+ * little variance left to explain, which spreads a batch out.
  */
-class PosteriorVariance {
-  private readonly variance: Float64Array;
-  private readonly inv2: number[];
-  private readonly inputs: readonly number[][];
-  private readonly chol: CholeskyDecomposition | null = null;
-  /** k(input i, candidate j) and K⁻¹ times it (inputs × candidates). */
-  private readonly kStar: Matrix | null = null;
-  private readonly added: {
-    u: number[];
-    s: number;
-    solved: Float64Array | null;
-    vAtAdded: number[];
-    v: Float64Array;
-  }[] = [];
+class PosteriorCovariance {
+  private readonly c: Float64Array[];
+  private readonly noise: number;
 
-  constructor(
-    private readonly model: PhaseMapModel,
-    private readonly candidates: number[][],
-  ) {
-    this.inv2 = model.lengthScales.map((l) => 1 / (2 * l * l));
-    this.inputs = model.inputs;
-    this.variance = new Float64Array(candidates.length).fill(1);
-    const n = this.inputs.length;
-    if (n === 0) return;
+  constructor(model: PhaseMapModel, points: readonly number[][]) {
+    const kernel = phaseMapKernel(model.lengthScales);
+    const m = points.length;
+    this.noise = model.noise;
+    this.c = points.map((a) => Float64Array.from(points, (b) => kernel(a, b)));
+    const n = model.inputs.length;
+    if (n === 0 || m === 0) return;
     const k = new Matrix(n, n);
     for (let i = 0; i < n; i++) {
       k.set(i, i, 1 + model.noise + 1e-8);
       for (let j = 0; j < i; j++) {
-        const v = this.kernel(this.inputs[i]!, this.inputs[j]!);
+        const v = kernel(model.inputs[i]!, model.inputs[j]!);
         k.set(i, j, v);
         k.set(j, i, v);
       }
     }
     const chol = new CholeskyDecomposition(k);
     if (!chol.isPositiveDefinite()) return;
-    const kStar = new Matrix(n, candidates.length);
-    candidates.forEach((c, j) => {
-      for (let i = 0; i < n; i++) kStar.set(i, j, this.kernel(this.inputs[i]!, c));
-    });
-    const solved = chol.solve(kStar);
-    candidates.forEach((_, j) => {
-      let r = 0;
-      for (let i = 0; i < n; i++) r += kStar.get(i, j) * solved.get(i, j);
-      this.variance[j] = Math.max(1e-9, 1 - r);
-    });
-    this.chol = chol;
-    this.kStar = kStar;
-  }
-
-  at(i: number): number {
-    return this.variance[i]!;
-  }
-
-  /** Condition on an observation at `u` (noise as for one seed). */
-  condition(u: number[]): void {
-    const solved = this.solveInputs(u);
-    const vAtAdded = this.added.map(() => 0);
-    // v_i(u) for the points added before, in order.
-    this.added.forEach((a, j) => {
-      let c = this.c0(u, a.u, a.solved);
-      for (let i = 0; i < j; i++) c -= vAtAdded[i]! * a.vAtAdded[i]!;
-      vAtAdded[j] = c / a.s;
-    });
-    let varU = this.c0(u, u, solved);
-    for (const v of vAtAdded) varU -= v * v;
-    const s = Math.sqrt(Math.max(1e-9, varU) + this.model.noise);
-    const m = this.candidates.length;
-    const v = new Float64Array(m);
-    for (let j = 0; j < m; j++) {
-      let c = this.kernel(this.candidates[j]!, u);
-      if (solved && this.kStar)
-        for (let i = 0; i < solved.length; i++) c -= this.kStar.get(i, j) * solved[i]!;
-      for (let i = 0; i < this.added.length; i++) c -= this.added[i]!.v[j]! * vAtAdded[i]!;
-      v[j] = c / s;
-      this.variance[j] = Math.max(1e-9, this.variance[j]! - v[j]! ** 2);
+    // C₀ = K_PP − K_Pᵀ K⁻¹ K_P = K_PP − Wᵀ W with W = L⁻¹ K_P.
+    const cols = forwardSubstitute(
+      chol.lowerTriangularMatrix.to2DArray(),
+      points.map((p) => Float64Array.from(model.inputs, (x) => kernel(x, p))),
+    );
+    for (let a = 0; a < m; a++) {
+      const ca = cols[a]!;
+      for (let b = 0; b <= a; b++) {
+        const cb = cols[b]!;
+        let s = 0;
+        for (let i = 0; i < n; i++) s += ca[i]! * cb[i]!;
+        this.c[a]![b]! -= s;
+        if (b !== a) this.c[b]![a]! -= s;
+      }
     }
-    this.added.push({ u, s, solved, vAtAdded, v });
   }
 
-  /** K⁻¹ k(inputs, u), or null without inputs. */
-  private solveInputs(u: readonly number[]): Float64Array | null {
-    if (!this.chol) return null;
-    const ku = new Matrix(this.inputs.length, 1);
-    this.inputs.forEach((x, i) => {
-      ku.set(i, 0, this.kernel(x, u));
+  /** Condition on an observation at point `a` (noise as for one seed). */
+  condition(a: number): void {
+    const ca = Float64Array.from(this.c[a]!);
+    const s = Math.max(1e-12, ca[a]!) + this.noise;
+    this.c.forEach((row, x) => {
+      const f = ca[x]! / s;
+      for (let y = 0; y < row.length; y++) row[y]! -= f * ca[y]!;
     });
-    return Float64Array.from(this.chol.solve(ku).getColumn(0));
   }
 
-  /** Posterior covariance given the model's inputs: k(a, b) − k_aᵀ K⁻¹ k_b. */
-  private c0(a: readonly number[], b: readonly number[], solvedB: Float64Array | null): number {
-    let c = this.kernel(a, b);
-    if (solvedB) {
-      for (let i = 0; i < this.inputs.length; i++) c -= this.kernel(this.inputs[i]!, a) * solvedB[i]!;
+  /** Expected ambiguity removed by observing point `i`, over the first `weights.length` points. */
+  gain(i: number, weights: readonly number[]): number {
+    const row = this.c[i]!;
+    const s = Math.max(1e-12, row[i]!) + this.noise;
+    let g = 0;
+    for (let j = 0; j < weights.length; j++) {
+      const cjj = this.c[j]![j]!;
+      if (cjj > 1e-12) g += (weights[j]! * row[j]! ** 2) / cjj;
     }
-    return c;
+    return g / s;
   }
+}
 
-  private kernel(a: readonly number[], b: readonly number[]): number {
-    let s = 0;
-    for (let d = 0; d < a.length; d++) s += (a[d]! - b[d]!) ** 2 * this.inv2[d]!;
-    return Math.exp(-s);
-  }
+/** Columns of L⁻¹ B for lower-triangular L, where column j of B is k(inputs, points[j]). */
+function forwardSubstitute(l: number[][], b: Float64Array[]): Float64Array[] {
+  return b.map((col) => {
+    const out = new Float64Array(col.length);
+    for (let i = 0; i < col.length; i++) {
+      const li = l[i]!;
+      let s = col[i]!;
+      for (let k = 0; k < i; k++) s -= li[k]! * out[k]!;
+      out[i] = s / li[i]!;
+    }
+    return out;
+  });
 }
