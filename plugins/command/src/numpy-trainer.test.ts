@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { createCommandTrainer } from './command-trainer.js';
 import { commandTrainerConfigs, loadCommandTrainers } from './config.js';
-import { projectPython, repoRoot, runPythonTests } from './test-python.js';
+import { numpyExampleConfig, projectPython, repoRoot, runPythonTests } from './test-python.js';
 
 // These tests run examples/numpy_modular.py for real, with the venv that
 // scripts/ensure-python.sh creates. Without numpy they are skipped on a
@@ -37,14 +37,7 @@ const params = {
 
 function numpyTrainer() {
   if (!python) throw new Error(problem);
-  // One BLAS thread: the same arithmetic on every run, so a resumed run can be compared bit for bit.
-  return createCommandTrainer({
-    name: 'numpy-modular',
-    program: python,
-    args: [script],
-    env: { OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' },
-    graceMs: 20_000,
-  });
+  return createCommandTrainer(numpyExampleConfig(python));
 }
 
 describe.runIf(runHere)('numpy_modular.py through the command trainer', () => {

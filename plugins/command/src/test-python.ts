@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { CommandTrainerConfig } from './command-trainer.js';
 
 /**
  * The Python the command plugin's tests run trainers with: the project venv
@@ -33,4 +34,18 @@ export function canImport(python: string, module: string): boolean {
  */
 export function runPythonTests(python: string | undefined): boolean {
   return python !== undefined || process.env.CI !== undefined;
+}
+
+/**
+ * examples/numpy_modular.py as a command trainer. One BLAS thread: the same
+ * arithmetic on every run, so runs (resumed, packed) compare bit for bit.
+ */
+export function numpyExampleConfig(python: string): CommandTrainerConfig {
+  return {
+    name: 'numpy-modular',
+    program: python,
+    args: [join(repoRoot, 'examples/numpy_modular.py')],
+    env: { OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' },
+    graceMs: 20_000,
+  };
 }
