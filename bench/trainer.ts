@@ -16,8 +16,16 @@
  * numpy is measured twice for the MLP: `lookup` is the algorithm the trainer
  * uses (first layer as a p-row product plus row lookups), `dense` the textbook
  * N-row product over concatenated embeddings (how DESIGN.md's 68 ms was taken).
+ *
+ * Both wall and CPU time are recorded per step: on a machine shared with other
+ * work the wall-clock ratio swings with the load, CPU time much less.
+ *
+ * `tfjs-wasm ×2` runs two trainer processes at once, as a worker with two
+ * trials on a two-core machine does: its ms/step is per process, and "busy"
+ * is CPU time over wall time of the timed steps, summed over both (2.00 = both
+ * cores busy the whole time). `--no-pair` leaves it out.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +42,8 @@ export interface BenchTrainerArgs {
   warmup?: number;
   /** Processes per implementation and configuration, interleaved. */
   rounds?: number;
+  /** Also time two tfjs processes running at once (default true). */
+  pair?: boolean;
   /** Python with numpy; default: .grokmap/venv, created from bench/requirements.txt if missing. */
   python?: string;
   /** Where progress and the table go; default stdout. */
@@ -45,15 +55,25 @@ export interface BenchRow {
   p: number;
   examples: number;
   implementation: string;
+  /** Processes running at once (2 for `tfjs-wasm ×2`); times are per process. */
+  processes: number;
   msPerStep: number;
+  cpuMsPerStep: number;
   stepsPerSecond: number;
   peakRssMb: number;
   /** steps/s of this implementation ÷ steps/s of numpy with the same algorithm. */
   ratioToNumpy: number;
+  /** The same ratio in CPU time per step. */
+  cpuRatioToNumpy: number;
+  /** CPU time ÷ wall time of the timed steps, summed over the processes. */
+  busyCores: number;
 }
 
 interface Measurement {
   ms_per_step: number;
+  cpu_ms_per_step: number;
+  /** CPU ÷ wall time over the timed steps (numpy: derived from the medians). */
+  busy?: number;
   peak_rss_mb: number;
   examples: number;
 }
@@ -62,6 +82,8 @@ interface Config {
   model: 'mlp' | 'transformer';
   p: number;
 }
+
+const PAIR = 'tfjs-wasm ×2';
 
 const MODEL_SHAPE = {
   mlp: { model_size: 512, embed_dim: 128, depth: 1 },
@@ -99,15 +121,44 @@ export function ensurePython(print: (line: string) => void): string {
   return python;
 }
 
-function runTfjs(cfg: Config, steps: number, warmup: number): Measurement {
+/** One tfjs child process (asynchronous, so that two can run at once). */
+function runTfjs(cfg: Config, steps: number, warmup: number): Promise<Measurement> {
   const file = fileURLToPath(import.meta.url);
-  const r = spawnSync(
+  const child = spawn(
     process.execPath,
     ['--import', 'tsx', file, '--child', JSON.stringify({ ...cfg, steps, warmup })],
-    { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 },
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
-  if (r.status !== 0) throw new Error(`tfjs child failed (${r.status}): ${r.stderr.slice(-2000)}`);
-  return parseJsonLine(r.stdout, 'tfjs child');
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  return new Promise((resolvePromise, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`tfjs child failed (${code}): ${stderr.slice(-2000)}`));
+      else resolvePromise(parseJsonLine(stdout, 'tfjs child'));
+    });
+  });
+}
+
+/** Two tfjs processes at once: per-process medians, peak of the two, busy cores summed. */
+async function runTfjsPair(cfg: Config, steps: number, warmup: number): Promise<Measurement> {
+  const both = await Promise.all([runTfjs(cfg, steps, warmup), runTfjs(cfg, steps, warmup)]);
+  return {
+    ms_per_step: median(both.map((m) => m.ms_per_step)),
+    cpu_ms_per_step: median(both.map((m) => m.cpu_ms_per_step)),
+    busy: both.reduce((sum, m) => sum + (m.busy ?? 0), 0),
+    peak_rss_mb: Math.max(...both.map((m) => m.peak_rss_mb)),
+    examples: both[0]!.examples,
+  };
 }
 
 function runNumpy(python: string, cfg: Config, algorithm: 'lookup' | 'dense', steps: number, warmup: number) {
@@ -144,15 +195,28 @@ async function child(spec: Config & { steps: number; warmup: number }): Promise<
   });
   const stepper = await createStepper(params);
   const times: number[] = [];
+  const cpu: number[] = [];
+  let wallTotal = 0;
+  let cpuTotal = 0;
   for (let i = 0; i < spec.warmup + spec.steps; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const loss = stepper.step();
-    if (i >= spec.warmup) times.push(performance.now() - t0);
+    const wall = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    if (i >= spec.warmup) {
+      times.push(wall);
+      cpu.push((c.user + c.system) / 1000);
+      wallTotal += wall;
+      cpuTotal += (c.user + c.system) / 1000;
+    }
     if (!Number.isFinite(loss)) throw new Error(`loss ${loss} at step ${i + 1}`);
   }
   stepper.dispose();
-  const out = {
+  const out: Measurement & { backend: string } = {
     ms_per_step: median(times),
+    cpu_ms_per_step: median(cpu),
+    busy: cpuTotal / wallTotal,
     peak_rss_mb: process.resourceUsage().maxRSS / 1024,
     examples: stepper.examples,
     backend: stepper.backend,
@@ -170,13 +234,16 @@ function parseArgv(argv: string[]): BenchTrainerArgs {
     else if (flag === '--warmup' && value) out.warmup = Number(value);
     else if (flag === '--rounds' && value) out.rounds = Number(value);
     else if (flag === '--python' && value) out.python = value;
-    else continue;
+    else if (flag === '--no-pair') {
+      out.pair = false;
+      continue;
+    } else continue;
     i++;
   }
   return out;
 }
 
-const fmt = (x: number, digits = 1) => x.toFixed(digits).padStart(9);
+const fmt = (x: number, digits = 1, width = 9) => x.toFixed(digits).padStart(width);
 
 /**
  * Measure and print the table; returns the rows. Accepts options or the
@@ -190,38 +257,48 @@ export async function benchTrainer(input: BenchTrainerArgs | string[] = {}): Pro
   const steps = args.steps ?? 10;
   const warmup = args.warmup ?? 2;
   const rounds = args.rounds ?? 2;
+  const pair = args.pair ?? true;
   const python = args.python ?? ensurePython(print);
 
   const rows: BenchRow[] = [];
   for (const model of models) {
     for (const p of ps) {
       const cfg: Config = { model, p };
-      const impls: Array<[string, () => Measurement]> = [
+      const impls: Array<[string, () => Measurement | Promise<Measurement>]> = [
         ['tfjs-wasm', () => runTfjs(cfg, steps, warmup)],
         ['numpy', () => runNumpy(python, cfg, 'lookup', steps, warmup)],
       ];
       if (model === 'mlp') impls.push(['numpy-dense', () => runNumpy(python, cfg, 'dense', steps, warmup)]);
+      if (pair) impls.push([PAIR, () => runTfjsPair(cfg, steps, warmup)]);
       const results = new Map<string, Measurement[]>(impls.map(([name]) => [name, []]));
       for (let r = 0; r < rounds; r++) {
         for (const [name, run] of impls) {
           print(`  ${model} p=${p} ${name} (round ${r + 1}/${rounds}) …`);
-          results.get(name)!.push(run());
+          results.get(name)!.push(await run());
         }
       }
-      const ms = (name: string) => median(results.get(name)!.map((m) => m.ms_per_step));
-      const reference = ms('numpy');
+      const med = (name: string, key: 'ms_per_step' | 'cpu_ms_per_step') =>
+        median(results.get(name)!.map((m) => m[key]));
+      const reference = med('numpy', 'ms_per_step');
+      const referenceCpu = med('numpy', 'cpu_ms_per_step');
       for (const [name] of impls) {
-        const ms1 = ms(name);
+        const ms1 = med(name, 'ms_per_step');
+        const cpu1 = med(name, 'cpu_ms_per_step');
         const ms_ = results.get(name)!;
+        const processes = name === PAIR ? 2 : 1;
         rows.push({
           model,
           p,
           examples: ms_[0]!.examples,
           implementation: name,
+          processes,
           msPerStep: ms1,
+          cpuMsPerStep: cpu1,
           stepsPerSecond: 1000 / ms1,
           peakRssMb: Math.max(...ms_.map((m) => m.peak_rss_mb)),
           ratioToNumpy: reference / ms1,
+          cpuRatioToNumpy: referenceCpu / cpu1,
+          busyCores: median(ms_.map((m) => m.busy ?? (processes * m.cpu_ms_per_step) / m.ms_per_step)),
         });
       }
     }
@@ -235,16 +312,22 @@ export async function benchTrainer(input: BenchTrainerArgs | string[] = {}): Pro
   );
   print(
     `${'model'.padEnd(12)}${'p'.padStart(4)}${'N'.padStart(6)}  ${'implementation'.padEnd(14)}` +
-      `${'ms/step'.padStart(9)}${'steps/s'.padStart(9)}${'vs numpy'.padStart(9)}${'peak RSS MB'.padStart(12)}`,
+      `${'ms/step'.padStart(9)}${'steps/s'.padStart(9)}${'vs numpy'.padStart(9)}` +
+      `${'cpu ms'.padStart(9)}${'vs (cpu)'.padStart(9)}${'busy'.padStart(6)}${'peak RSS MB'.padStart(12)}`,
   );
   for (const r of rows) {
     print(
       `${r.model.padEnd(12)}${String(r.p).padStart(4)}${String(r.examples).padStart(6)}  ${r.implementation.padEnd(14)}` +
-        `${fmt(r.msPerStep)}${fmt(r.stepsPerSecond, 2)}${fmt(r.ratioToNumpy, 2)}${fmt(r.peakRssMb, 0).padStart(12)}`,
+        `${fmt(r.msPerStep)}${fmt(r.stepsPerSecond, 2)}${fmt(r.ratioToNumpy, 2)}` +
+        `${fmt(r.cpuMsPerStep)}${fmt(r.cpuRatioToNumpy, 2)}${fmt(r.busyCores, 2, 6)}${fmt(r.peakRssMb, 0, 12)}`,
     );
   }
   print(
-    '"vs numpy" = steps/s ÷ steps/s of numpy with the same algorithm (1.00 = as fast; ≥ 0.5 is the target).',
+    '"vs numpy" = steps/s ÷ steps/s of numpy with the same algorithm (1.00 = as fast; ≥ 0.5 is the target); ' +
+      '"vs (cpu)" the same in CPU time per step.',
+  );
+  print(
+    `"${PAIR}": two trainer processes at once, times per process; "busy" = CPU ÷ wall time summed over processes.`,
   );
   return rows;
 }

@@ -14,7 +14,7 @@ MLP algorithms (identical function and gradients):
   lookup - (E_a @ W1a)[a] + (E_b @ W1b)[b], the form the TensorFlow.js
            trainer uses, with a sorted segment sum for the scatter-add.
 
-Prints one JSON line: ms per step (median), peak RSS, loss after the steps.
+Prints one JSON line: wall and CPU ms per step (medians), peak RSS, loss after the steps.
 Pin threads from outside (OPENBLAS_NUM_THREADS=1) to compare with one
 single-threaded wasm process.
 """
@@ -227,15 +227,17 @@ def main():
         model = Transformer(args.p, args.size or 128, args.heads, args.depth, a, b, rng)
     m = {k: np.zeros_like(x) for k, x in model.w.items()}
     v = {k: np.zeros_like(x) for k, x in model.w.items()}
-    times, loss = [], float("nan")
+    times, cpu, loss = [], [], float("nan")
     for t in range(1, args.warmup + args.steps + 1):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         loss, g = model.loss_and_grads(y)
         adamw(model.w, g, m, v, t)
         if t > args.warmup:
             times.append((time.perf_counter() - start) * 1000)
+            cpu.append((time.process_time() - start_cpu) * 1000)
     print(json.dumps({
         "ms_per_step": float(np.median(times)),
+        "cpu_ms_per_step": float(np.median(cpu)),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "loss": loss,
         "examples": int(len(y)),
