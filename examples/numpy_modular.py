@@ -17,6 +17,13 @@ Checkpoints (np.savez, every `checkpoint_every` steps and on SIGTERM) hold
 the parameters, the optimizer state and the step, so a resumed run follows
 exactly the path an uninterrupted one would have taken.
 
+Trial packing (protocol extension `pack`): a params file with a `trials`
+list trains all of them in this one process, each with its own data split,
+weights and optimizer state, stepped in turn (one step each, round after
+round), every line tagged with its `trial_id`. Each trial's numbers are
+bit for bit those of its single run; unlike torch_modular.py's batched pack
+this saves no compute, only process starts.
+
 Run by hand:  GROKMAP_PARAMS_FILE=params.json python3 numpy_modular.py
 """
 

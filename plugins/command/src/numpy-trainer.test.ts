@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { createCommandTrainer } from './command-trainer.js';
 import { commandTrainerConfigs, loadCommandTrainers } from './config.js';
+import { createTestPack } from './test-pack.js';
 import { numpyExampleConfig, projectPython, repoRoot, runPythonTests } from './test-python.js';
 
 // These tests run examples/numpy_modular.py for real, with the venv that
@@ -182,6 +183,21 @@ describe.runIf(runHere)('numpy_modular.py through the command trainer', () => {
       });
       expect(report.checks.every((c) => c.ok)).toBe(true);
     }, 120_000);
+
+    it('takes packs of trials of one shape', async () => {
+      const trainer = await exampleTrainer();
+      expect(trainer.packing?.maxTrials).toBeGreaterThan(1);
+      const tiny = { p: 7, embed_dim: 4, model_size: 8, max_steps: 20, eval_every: 10, checkpoint_every: 10 };
+      const { trials, pack } = createTestPack([
+        { trialId: 'x', params: trainer.params.parse({ ...tiny, seed: 1 }) },
+        { trialId: 'y', params: trainer.params.parse({ ...tiny, seed: 2 }) },
+      ]);
+      const outcomes = await trainer.trainPack!(trials, pack);
+      expect(outcomes.map((o) => [o.status, o.steps, o.extra?.pack_size])).toEqual([
+        ['completed', 20, 2],
+        ['completed', 20, 2],
+      ]);
+    }, 60_000);
 
     it('refuses parameters the example schema does not declare', async () => {
       const trainer = await exampleTrainer();

@@ -4,7 +4,6 @@ import {
   type PackContext,
   type PackedTrial,
   type TestContext,
-  type TrialParams,
 } from '@grokmap/plugin-sdk';
 import pino from 'pino';
 
@@ -15,9 +14,14 @@ import pino from 'pino';
  * Test support only; not exported from the package.
  */
 export function createTestPack(
-  trials: { trialId: string; params: TrialParams; initialCheckpoint?: Checkpoint | undefined }[],
+  trials: { trialId: string; params: unknown; initialCheckpoint?: Checkpoint | undefined }[],
   options: { attempt?: number; threshold?: number } = {},
-): { trials: PackedTrial[]; contexts: TestContext[]; pack: PackContext; abort(reason?: string): void } {
+): {
+  trials: PackedTrial<unknown>[];
+  contexts: TestContext[];
+  pack: PackContext;
+  abort(reason?: string): void;
+} {
   const controller = new AbortController();
   const abort = (reason?: string) => controller.abort(reason ?? 'aborted by test');
   const threshold = options.threshold ?? 0.99;

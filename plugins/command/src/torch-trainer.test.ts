@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestContext, type TrialOutcome } from '@grokmap/plugin-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { createCommandTrainer } from './command-trainer.js';
+import { commandTrainerConfigs } from './config.js';
 import { parseLine } from './protocol.js';
 import { canImport, projectPython, repoRoot, runPythonTests } from './test-python.js';
 
@@ -139,6 +141,24 @@ describe.runIf(runPythonTests(python))(`torch_modular.py (${which})`, () => {
       close({ trainAcc: result.final!.train_acc, valAcc: result.final!.val_acc }, alone.final);
     }
   }, 180_000);
+
+  it('is packed by examples/command-trainers.yaml along exactly its SHAPE_KEYS', async () => {
+    const doc = parseYaml(await readFile(join(repoRoot, 'examples/command-trainers.yaml'), 'utf8'));
+    const config = commandTrainerConfigs(doc, join(repoRoot, 'examples')).find(
+      (c) => c.name === 'torch-modular',
+    );
+    const run = spawnSync(
+      python!,
+      ['-c', 'import json, torch_modular; print(json.dumps(torch_modular.SHAPE_KEYS))'],
+      {
+        cwd: join(repoRoot, 'examples'),
+        env: { ...process.env, ...pythonEnv },
+        encoding: 'utf8',
+      },
+    );
+    expect(run.status, run.stderr).toBe(0);
+    expect(config?.pack?.shapeKeys).toEqual(JSON.parse(run.stdout));
+  });
 
   it('runs the GPU pack benchmark in its CPU smoke mode', async () => {
     const out = join(dir, 'bench-out');
