@@ -89,7 +89,8 @@ export function createCommandTrainer(config: CommandTrainerConfig): AnyTrainer {
       config.description ?? `external program ${config.program} (grokmap protocol v${PROTOCOL_VERSION})`,
     params: config.paramsSchema ?? defaultParamsSchema,
     train: async (params, ctx) => {
-      const scope: RunScope = { ...ctx, id: ctx.trialId, packed: false };
+      const { attempt, threshold, signal, logger, device } = ctx;
+      const scope: RunScope = { id: ctx.trialId, attempt, threshold, signal, logger, device, packed: false };
       const trial = { params, ctx, stored: await ctx.checkpoint.restore() };
       const [outcome] = await new CommandRun(config, [trial], scope).run();
       return outcome!;
@@ -122,6 +123,12 @@ async function trainPack(
     }),
     { maxTrials: packing.maxTrials, shapeKeys: ['resume', 'shape'] },
   );
+  if (new Set(restored.map((t) => t.stored?.step ?? null)).size > 1) {
+    pack.logger.info(
+      { trainer: config.name, processes: groups.length },
+      'trials of the pack resume from different steps; each step gets its own process',
+    );
+  }
   const outcomes: TrialOutcome[] = new Array(trials.length);
   for (const group of groups) {
     const members = group.map((i) => restored[i]!);
@@ -132,12 +139,6 @@ async function trainPack(
       attempt: Math.max(...members.map((m) => m.ctx.attempt)),
       packed: true,
     };
-    if (groups.length > 1) {
-      pack.logger.info(
-        { trainer: config.name, pack: scope.id, resumeStep: members[0]!.stored?.step ?? null },
-        'trials resume from different steps; running them as separate packs',
-      );
-    }
     const results = await new CommandRun(config, members, scope).run();
     group.forEach((i, k) => {
       outcomes[i] = results[k]!;
