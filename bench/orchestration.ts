@@ -28,7 +28,11 @@
  * trivial in-memory trial.
  *
  * Run: npx tsx bench/orchestration.ts [--trials 1000,10000] [--workers 1,2,4]
- *      [--cases 1000x1,10000x4] [--parallel 200] [--concurrency 100] [--quick]
+ *      [--cases 1000x1,10000x4] [--pack 1,16] [--parallel 200] [--concurrency 100] [--quick]
+ *
+ * `--pack K` sends K trials per trainer activity (`resources.pack`): the
+ * per-activity cost (history events, task round trips, store sessions) is
+ * shared by K trials.
  * Writes .grokmap/bench/orchestration.json.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -74,6 +78,8 @@ export const orchestrationArgsSchema = z.strictObject({
   workers: z.array(z.number().int().positive()).min(1).default([1, 2, 4]),
   /** Explicit (trials, workers) pairs instead of every trials × workers combination. */
   cases: z.array(z.tuple([z.number().int().positive(), z.number().int().positive()])).optional(),
+  /** Trials per trainer activity (`resources.pack`); every case runs at each. */
+  packs: z.array(z.number().int().positive().max(1024)).min(1).default([1]),
   /** Trials in flight (budget.parallel). */
   parallel: z.number().int().positive().max(2000).default(200),
   /** Activity slots per trainer worker process. */
@@ -95,6 +101,8 @@ export interface ProcessFigures {
 export interface OrchestrationRow {
   trials: number;
   workers: number;
+  /** Trials per trainer activity. */
+  pack: number;
   parallel: number;
   wallS: number;
   trialsPerS: number;
@@ -162,12 +170,13 @@ function peakRssMbOf(pid: number): number {
 
 // ---- pieces ----
 
-function syntheticSweep(name: string, trials: number, parallel: number, maxSteps: number) {
+function syntheticSweep(name: string, trials: number, parallel: number, maxSteps: number, pack: number) {
   return sweepSpecSchema.parse({
     name,
     trainer: 'synthetic',
     method: 'random',
     budget: { trials, parallel },
+    resources: { queue: 'cpu', pack },
     parameters: {
       weight_decay: { distribution: 'log_uniform_values', min: 0.01, max: 10 },
       data_fraction: { distribution: 'uniform', min: 0.1, max: 0.9 },
@@ -414,6 +423,7 @@ async function startBenchCluster(prefix: string) {
 export async function runOrchestrationCase(
   trials: number,
   workers: number,
+  pack: number,
   args: z.output<typeof orchestrationArgsSchema>,
 ): Promise<OrchestrationRow> {
   const cluster = await startBenchCluster('orch');
@@ -437,8 +447,8 @@ export async function runOrchestrationCase(
       ...children.map((c) => ({ role: 'trainer' as const, pid: c.pid! })),
     ];
     const cpuBefore = pids.map((p) => cpuMsOf(p.pid));
-    const sweepId = `bench-orch-${trials}-${workers}-${Date.now().toString(36)}`;
-    const spec = syntheticSweep(sweepId, trials, args.parallel, args.maxSteps);
+    const sweepId = `bench-orch-${trials}-${workers}-${pack}-${Date.now().toString(36)}`;
+    const spec = syntheticSweep(sweepId, trials, args.parallel, args.maxSteps, pack);
     const started = performance.now();
     const handle = await client.workflow.start('sweepWorkflow', {
       taskQueue: CONTROL_TASK_QUEUE,
@@ -462,6 +472,7 @@ export async function runOrchestrationCase(
     return {
       trials,
       workers,
+      pack,
       parallel: args.parallel,
       wallS: round(wallMs / 1000, 2),
       trialsPerS: round(trials / (wallMs / 1000), 1),
@@ -510,7 +521,7 @@ export async function benchSignalCost(signals: number): Promise<SignalFigures> {
   try {
     const sweepId = `bench-signal-${Date.now().toString(36)}`;
     const spec = sweepSpecSchema.parse({
-      ...syntheticSweep(sweepId, 1, 1, 10),
+      ...syntheticSweep(sweepId, 1, 1, 10, 1),
       resources: { queue: 'nobody-polls-this' },
     });
     const handle = await client.workflow.start('sweepWorkflow', {
@@ -623,6 +634,7 @@ export function formatOrchestrationBench(result: OrchestrationResult): string {
       [
         'trials',
         'workers',
+        'pack',
         'wall s',
         'trials/s',
         'wall ms/trial',
@@ -640,6 +652,7 @@ export function formatOrchestrationBench(result: OrchestrationResult): string {
       ...result.rows.map((r) => [
         String(r.trials),
         String(r.workers),
+        String(r.pack),
         r.wallS.toFixed(1),
         r.trialsPerS.toFixed(1),
         r.wallMsPerTrial.toFixed(2),
@@ -711,9 +724,11 @@ export async function benchOrchestration(
   const rows: OrchestrationRow[] = [];
   const cases = args.cases ?? args.trials.flatMap((t) => args.workers.map((w) => [t, w] as [number, number]));
   for (const [trials, workers] of cases) {
-    {
-      process.stderr.write(`orchestration: ${trials} trials, ${workers} trainer worker process(es)…\n`);
-      const row = await runOrchestrationCase(trials, workers, args);
+    for (const pack of args.packs) {
+      process.stderr.write(
+        `orchestration: ${trials} trials, ${workers} trainer worker process(es), packs of ${pack}…\n`,
+      );
+      const row = await runOrchestrationCase(trials, workers, pack, args);
       process.stderr.write(
         `  ${row.trialsPerS} trials/s, ${row.cpuMsPerTrial} CPU ms/trial, max ${row.maxHistoryEvents} events/run\n`,
       );
@@ -766,6 +781,7 @@ function parseArgv(argv: string[]): OrchestrationArgs {
         .split(',')
         .map((c) => c.split('x').map(Number));
     else if (flag === '--parallel') out.parallel = Number(need());
+    else if (flag === '--pack') out.packs = list(need());
     else if (flag === '--concurrency') out.concurrency = Number(need());
     else if (flag === '--max-steps') out.maxSteps = Number(need());
     else if (flag === '--store-trials') out.storeTrials = Number(need());
