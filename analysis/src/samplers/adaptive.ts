@@ -124,10 +124,11 @@ export function proposeAdaptive(
   if (room <= 0) return { points, state: next };
   // 3. Greedy expected reduction of misclassification, conditioning on each pick (and every pending trial).
   const rand = streamFor(spec.seed, index, 'adaptive');
-  const candidates = [
+  // Distinct, or a cell could be picked twice in one batch once little else is left.
+  const candidates = distinct([
     ...candidatePoints(space, axes.length, rand),
     ...boundaryMidpoints(space, classified),
-  ].filter((c) => !taken.some((t) => distance2(t, c) < SAME_POINT));
+  ]).filter((c) => !taken.some((t) => distance2(t, c) < SAME_POINT));
   if (candidates.length === 0) return { points, state: next };
   const raw = candidates.map((c) => c.map((v, d) => denormalise(axes[d]!, v)));
   const doubt = predictPhaseMap(model, raw).map((cell) =>
@@ -248,8 +249,12 @@ function candidatePoints(space: SearchSpace, dims: number, rand: () => number): 
         Array.from({ length: dims }, () => rand()),
       ),
     );
+  return out;
+}
+
+function distinct(points: readonly number[][]): number[][] {
   const seen = new Set<string>();
-  return out.filter((u) => {
+  return points.filter((u) => {
     const key = u.join(',');
     if (seen.has(key)) return false;
     seen.add(key);
