@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { simdGather2, simdScatter2 } from './rows.js';
 
 /**
  * Primitives for hand-written forward and backward passes.
@@ -55,6 +56,9 @@ export function gatherSum(
   } else {
     const tb = tables[1].dataSync() as Float32Array;
     const ib = indices[1]!;
+    const fast = simdGather2(ta, tb, ia, ib, width);
+    // The backend may keep the array it is given (wasm copies it); the SIMD result is a view to reuse.
+    if (fast) return tf.tensor2d(tf.getBackend() === 'wasm' ? fast : fast.slice(), [n, width]);
     for (let i = 0; i < n; i++) {
       const ra = ia[i]! * width;
       const rb = ib[i]! * width;
@@ -87,6 +91,8 @@ export function scatterAdd(
     return [tf.tensor2d(ga, [rows, width])];
   }
   const ib = indices[1]!;
+  const fast = simdScatter2(grad, ia, ib, rows, width);
+  if (fast) return fast.map((g) => tf.tensor2d(g, [rows, width]));
   const gb = new Float32Array(rows * width);
   for (let i = 0; i < ia.length; i++) {
     const ra = ia[i]! * width;
