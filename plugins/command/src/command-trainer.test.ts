@@ -596,6 +596,30 @@ const ids = doc.trials.map((t) => t.trial_id);
     expect(next.contexts.map((c) => c.saved.map((s) => s.step))).toEqual([[10], [20], [30]]);
   });
 
+  it('fails only the trial whose stored checkpoint cannot be unpacked; the others run', async () => {
+    const trainer = await fake(
+      'pack-corrupt',
+      `${PACK}
+       ids.forEach((id) => out({ type: 'result', trial_id: id, status: 'completed', extra: { n: ids.length } }));`,
+      { pack },
+    );
+    // All from step 5, so all three belong in one process; b is left out of it.
+    const { trials, pack: packCtx } = createTestPack([
+      { trialId: 'a', params: { p: 7 }, initialCheckpoint: await storedFile('ckpt', 'a', 5) },
+      {
+        trialId: 'b',
+        params: { p: 7 },
+        initialCheckpoint: { step: 5, data: new TextEncoder().encode('junk') },
+      },
+      { trialId: 'c', params: { p: 7 }, initialCheckpoint: await storedFile('ckpt', 'c', 5) },
+    ]);
+    const [a, b, c] = await trainer.trainPack!(trials, packCtx);
+    expect(b).toMatchObject({ status: 'error' });
+    expect(b!.reason).toMatch(/^cannot restore checkpoint: /);
+    expect([a!.status, c!.status]).toEqual(['completed', 'completed']);
+    expect([a!.extra, c!.extra]).toEqual([{ n: 2 }, { n: 2 }]);
+  });
+
   it('refuses a line for a trial that is not in the pack, quoting it', async () => {
     const trainer = await fake(
       'pack-stranger',
