@@ -1,4 +1,5 @@
 import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   type Checkpoint,
@@ -82,7 +83,7 @@ describe.runIf(runPythonTests(python))('numpy_modular.py training packs through 
 
   it('resumes each trial of a SIGKILLed pack from its own checkpoint to the uninterrupted end', async () => {
     // The program announces its pid, so the test can kill it like an out-of-memory killer would.
-    const pidFile = join(repoRoot, '.grokmap', `pack-kill-${process.pid}.pid`);
+    const pidFile = join(tmpdir(), `grokmap-pack-kill-${process.pid}.pid`);
     const trainer = numpyTrainer({
       program: '/bin/sh',
       args: ['-c', 'echo $$ > "$PID_FILE" && exec "$0" "$@"', python!, script],
