@@ -56,6 +56,7 @@ describe('command-plugin sweeps end to end', () => {
             program: python,
             args: [path.join(REPO_ROOT, 'examples', 'numpy_modular.py')],
             env: { OPENBLAS_NUM_THREADS: '1' },
+            pack: { max_trials: 8, shape_keys: ['p', 'model_size', 'max_steps'] },
           },
           { name: 'garbled', program: python, args: [path.join(dir, 'garbled.py')] },
         ],
@@ -73,11 +74,12 @@ describe('command-plugin sweeps end to end', () => {
     await server?.stop();
   });
 
-  const numpySpec = (name: string) => ({
+  const numpySpec = (name: string, pack = 1) => ({
     name,
     trainer: 'numpy-modular',
     method: 'grid',
     budget: { trials: 2, parallel: 2 },
+    resources: { queue: 'cpu', pack },
     parameters: { data_fraction: { values: [0.4, 0.7] } },
     fixed: {
       p: 23,
@@ -94,22 +96,17 @@ describe('command-plugin sweeps end to end', () => {
     limits: { heartbeat_timeout_s: 5, max_attempts: 4 },
   });
 
-  it('resumes a killed trial from its checkpoint and ends where an undisturbed run does', async () => {
-    const calmWorker = spawnCli(['worker', '--queue', 'cpu', '--concurrency', '2'], env);
-    const calm = await runCli(
-      ['sweep', 'start', writeSpec(dir, 'calm', numpySpec(`numpy-calm-${run}`)), '--wait', '--json'],
-      env,
-    );
-    await stopProcess(calmWorker);
-    expect(calm.code, calm.stderr).toBe(0);
-    const calmOut = JSON.parse(calm.stdout) as SweepResult;
-    expect(calmOut.state.byStatus).toEqual({ completed: 2 });
+  let calmTrials: Awaited<ReturnType<ResultsStore['listTrials']>> = [];
+  const final = (ts: typeof calmTrials) =>
+    ts.map((t) => [t.params, t.outcome?.final, t.tTrain, t.tVal, t.phase]);
 
+  /** Start the sweep, SIGKILL its worker once both trials checkpointed, let a new worker finish it. */
+  async function killMidSweep(name: string, pack: number) {
     const first = spawnCli(['worker', '--queue', 'cpu', '--concurrency', '2'], env);
     let second: ReturnType<typeof spawnCli> | undefined;
     try {
       const started = await runCli(
-        ['sweep', 'start', writeSpec(dir, 'rough', numpySpec(`numpy-rough-${run}`)), '--json'],
+        ['sweep', 'start', writeSpec(dir, name, numpySpec(name, pack)), '--json'],
         env,
       );
       expect(started.code, started.stderr).toBe(0);
@@ -128,19 +125,46 @@ describe('command-plugin sweeps end to end', () => {
         ...env,
         GROKMAP_LOG_LEVEL: 'info',
       });
-      const rough = (await server.client.workflow.getHandle(sweepId).result()) as SweepResult;
-      expect(rough.state.byStatus).toEqual({ completed: 2 });
-      const calmTrials = await store.listTrials(calmOut.sweepId);
-      const roughTrials = await store.listTrials(sweepId);
-      expect(roughTrials.every((t) => t.attempts >= 2)).toBe(true);
-      expect(second.output()).toMatch(/resumed from step [1-9]\d*/);
-      expect(roughTrials.map((t) => [t.params, t.outcome?.final, t.tTrain, t.tVal, t.phase])).toEqual(
-        calmTrials.map((t) => [t.params, t.outcome?.final, t.tTrain, t.tVal, t.phase]),
-      );
+      const result = (await server.client.workflow.getHandle(sweepId).result()) as SweepResult;
+      return { sweepId, result, log: second.output() };
     } finally {
       await stopProcess(first, 'SIGKILL');
       if (second) await stopProcess(second);
     }
+  }
+
+  it('resumes a killed trial from its checkpoint and ends where an undisturbed run does', async () => {
+    const calmWorker = spawnCli(['worker', '--queue', 'cpu', '--concurrency', '2'], env);
+    const calm = await runCli(
+      ['sweep', 'start', writeSpec(dir, 'calm', numpySpec(`numpy-calm-${run}`)), '--wait', '--json'],
+      env,
+    );
+    await stopProcess(calmWorker);
+    expect(calm.code, calm.stderr).toBe(0);
+    const calmOut = JSON.parse(calm.stdout) as SweepResult;
+    expect(calmOut.state.byStatus).toEqual({ completed: 2 });
+
+    calmTrials = await store.listTrials(calmOut.sweepId);
+    const rough = await killMidSweep(`numpy-rough-${run}`, 1);
+    expect(rough.result.state.byStatus).toEqual({ completed: 2 });
+    const roughTrials = await store.listTrials(rough.sweepId);
+    expect(roughTrials.every((t) => t.attempts >= 2)).toBe(true);
+    expect(rough.log).toMatch(/resumed from step [1-9]\d*/);
+    expect(final(roughTrials)).toEqual(final(calmTrials));
+  });
+
+  it('trains a pack in one program and resumes each of its trials after a kill, ending where unpacked runs do', async () => {
+    const packed = await killMidSweep(`numpy-packed-${run}`, 2);
+    expect(packed.result.state.byStatus).toEqual({ completed: 2 });
+    const history = await server.client.workflow.getHandle(packed.sweepId).fetchHistory();
+    const types = (history.events ?? []).map(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name,
+    );
+    expect(types.filter((t) => t === 'runTrialPack')).toHaveLength(1);
+    expect(types.filter((t) => t === 'runTrial')).toHaveLength(0);
+    const trials = await store.listTrials(packed.sweepId);
+    expect(trials.every((t) => t.attempts >= 2)).toBe(true);
+    expect(final(trials)).toEqual(final(calmTrials));
   });
 
   it('records malformed program output as an error quoting the line, and the sweep goes on', async () => {
