@@ -87,9 +87,9 @@ const activationGrad = (dact: tf.Tensor2D, pre: tf.Tensor2D, kind: Activation): 
  * Because the inputs are one-hot, the first layer's pre-activation is
  * (E_a·W1a)[a] + (E_b·W1b)[b] — the same function and gradients as
  * concat(E_a[a], E_b[b])·W1, with the N-row product replaced by a p-row one.
- * The row lookup and its scatter-add gradient run in JS over typed arrays:
- * on wasm a one-hot matMul costs as much as a hidden-layer product and
- * GatherV2 more. Activations and their gradients are backend kernels (a JS
+ * The row lookup and its scatter-add gradient run outside the backend
+ * (ops.ts, SIMD in rows.ts): on wasm a one-hot matMul costs as much as a
+ * hidden-layer product and GatherV2 more. Activations and their gradients are backend kernels (a JS
  * loop with a data-dependent branch per element mispredicts half the time).
  * With embed_dim 0 the one-hot pair feeds the hidden layer directly (Gromov 2023).
  */

@@ -9,7 +9,8 @@ import { simdGather2, simdScatter2 } from './rows.js';
  * matMul without transpose flags reaches XNNPACK (transpose flags fall back
  * to a scalar loop), and GatherV2 on wasm is slower than a JS copy. So every
  * product is a plain 2-D `tf.matMul` with explicit `tf.transpose`, and row
- * lookups (embeddings) and their scatter-add gradients run in JS on typed arrays.
+ * lookups (embeddings) and their scatter-add gradients run on typed arrays
+ * (the MLP's pair of lookups in SIMD WebAssembly, rows.ts).
  */
 
 const size = (t: tf.Tensor): number => t.size;
