@@ -134,6 +134,27 @@ describe('adaptive sampler', () => {
     }
   });
 
+  it('spreads each batch out instead of piling it up at the most doubtful place', () => {
+    for (const seed of [0, 1, 2]) {
+      const { state } = runAdaptive(specFor(seed, { stop_when: { max_change: 0 } }));
+      const after = state.observations.filter((o) => o.index >= 12);
+      const closest: number[] = [];
+      for (let b = 0; b < after.length; b += 4) {
+        const us = after
+          .slice(b, b + 4)
+          .map((o) => toUnit(Number(o.point.weight_decay), Number(o.point.data_fraction)));
+        let d = Number.POSITIVE_INFINITY;
+        us.forEach((u, i) => {
+          for (const v of us.slice(0, i)) d = Math.min(d, Math.hypot(u[0] - v[0], u[1] - v[1]));
+        });
+        closest.push(d);
+      }
+      closest.sort((a, b) => a - b);
+      // Candidates lie about 1/32 apart: a batch of the four best-scoring neighbours would sit that close.
+      expect(closest[Math.floor(closest.length / 2)]).toBeGreaterThan(3 / 32);
+    }
+  });
+
   it('with a boundary target, samples that boundary more than the others', () => {
     const pair: [Phase, Phase] = ['memorization', 'grokking'];
     const spec = specFor(3, { target: { boundary: pair }, stop_when: { max_change: 0 } });
