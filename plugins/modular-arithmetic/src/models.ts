@@ -1,8 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Examples } from './dataset.js';
-import { gatherSum, mm, mmTA, mmTB, scatterAdd, softmaxCrossEntropy, squaredError } from './ops.js';
+import {
+  gatherSum,
+  mm,
+  mmTA,
+  mmTB,
+  scatterAdd,
+  softmaxCrossEntropy,
+  squaredError,
+  viewToTensor,
+} from './ops.js';
 import type { ModularArithmeticParams } from './params.js';
 import type { Rng } from './rng.js';
+import { SimdReluPair } from './rows.js';
 
 /** Weight shapes and initial standard deviations, in a fixed order (the checkpoint order). */
 export interface WeightSpec {
@@ -108,14 +118,30 @@ export function mlp(params: ModularArithmeticParams): Model {
   for (let l = 1; l < depth; l++) specs.push({ name: `w${l + 1}`, shape: [h, h], std: 1 / Math.sqrt(h) });
   specs.push({ name: 'w_out', shape: [h, p], std: 1 / Math.sqrt(h) });
   const first = e > 0 ? 4 : 2;
+  const reluPair = activation === 'relu' ? SimdReluPair.create(h) : null;
 
   const forward = (w: tf.Tensor[], batch: Batch) => {
     const [pa, pb] =
       e > 0
         ? [mm(w[0] as tf.Tensor2D, w[2] as tf.Tensor2D), mm(w[1] as tf.Tensor2D, w[3] as tf.Tensor2D)]
         : [w[0] as tf.Tensor2D, w[1] as tf.Tensor2D];
-    const pre: tf.Tensor2D[] = [gatherSum([pa, pb], [batch.a, batch.b])];
-    const act: tf.Tensor2D[] = [activate(pre[0]!, activation)];
+    // pre[0] is null when the SIMD ReLU pair keeps the first layer's activations itself.
+    const pre: Array<tf.Tensor2D | null> = [];
+    const act: tf.Tensor2D[] = [];
+    if (reluPair) {
+      const data = reluPair.forward(
+        pa.dataSync() as Float32Array,
+        pb.dataSync() as Float32Array,
+        batch.a,
+        batch.b,
+        h,
+      );
+      pre.push(null);
+      act.push(viewToTensor(data, batch.size, h));
+    } else {
+      pre.push(gatherSum([pa, pb], [batch.a, batch.b]));
+      act.push(activate(pre[0]!, activation));
+    }
     for (let l = 1; l < depth; l++) {
       pre.push(mm(act[l - 1]!, w[first + l - 1] as tf.Tensor2D));
       act.push(activate(pre[l]!, activation));
@@ -133,23 +159,28 @@ export function mlp(params: ModularArithmeticParams): Model {
       const grads: tf.Tensor[] = new Array(w.length);
       const wOut = w[first + depth - 1] as tf.Tensor2D;
       grads[first + depth - 1] = mmTA(act[depth - 1]!, dlogits);
-      let dpre = activationGrad(mmTB(dlogits, wOut), pre[depth - 1]!, activation);
+      let dact = mmTB(dlogits, wOut);
       for (let l = depth - 1; l >= 1; l--) {
+        const dpre = activationGrad(dact, pre[l]!, activation);
         grads[first + l - 1] = mmTA(act[l - 1]!, dpre);
-        dpre = activationGrad(mmTB(dpre, w[first + l - 1] as tf.Tensor2D), pre[l - 1]!, activation);
+        dact = mmTB(dpre, w[first + l - 1] as tf.Tensor2D);
       }
-      const [dpa, dpb] = scatterAdd(dpre.dataSync() as Float32Array, [batch.a, batch.b], p, h) as [
-        tf.Tensor2D,
-        tf.Tensor2D,
-      ];
+      const [dpa, dpb] = reluPair
+        ? reluPair.backward(dact.dataSync() as Float32Array).map((g) => tf.tensor2d(g, [p, h]))
+        : scatterAdd(
+            activationGrad(dact, pre[0]!, activation).dataSync() as Float32Array,
+            [batch.a, batch.b],
+            p,
+            h,
+          );
       if (e > 0) {
-        grads[0] = mmTB(dpa, w[2] as tf.Tensor2D);
-        grads[1] = mmTB(dpb, w[3] as tf.Tensor2D);
-        grads[2] = mmTA(w[0] as tf.Tensor2D, dpa);
-        grads[3] = mmTA(w[1] as tf.Tensor2D, dpb);
+        grads[0] = mmTB(dpa as tf.Tensor2D, w[2] as tf.Tensor2D);
+        grads[1] = mmTB(dpb as tf.Tensor2D, w[3] as tf.Tensor2D);
+        grads[2] = mmTA(w[0] as tf.Tensor2D, dpa as tf.Tensor2D);
+        grads[3] = mmTA(w[1] as tf.Tensor2D, dpb as tf.Tensor2D);
       } else {
-        grads[0] = dpa;
-        grads[1] = dpb;
+        grads[0] = dpa!;
+        grads[1] = dpb!;
       }
       return { loss, grads };
     },

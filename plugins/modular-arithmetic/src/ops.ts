@@ -39,6 +39,10 @@ export function mmTB(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   return tf.transpose(tf.matMul(b, tf.transpose(a))) as tf.Tensor2D;
 }
 
+/** A tensor from a view into reused memory; copied unless the backend copies it itself (wasm does). */
+export const viewToTensor = (view: Float32Array, rows: number, width: number): tf.Tensor2D =>
+  tf.tensor2d(tf.getBackend() === 'wasm' ? view : view.slice(), [rows, width]);
+
 /**
  * table₀[idx₀[i]] (+ table₁[idx₁[i]]) for every row i: an embedding lookup, or
  * the sum of two, as an N × width tensor, in one pass over the output.
@@ -58,8 +62,7 @@ export function gatherSum(
     const tb = tables[1].dataSync() as Float32Array;
     const ib = indices[1]!;
     const fast = simdGather2(ta, tb, ia, ib, width);
-    // The backend may keep the array it is given (wasm copies it); the SIMD result is a view to reuse.
-    if (fast) return tf.tensor2d(tf.getBackend() === 'wasm' ? fast : fast.slice(), [n, width]);
+    if (fast) return viewToTensor(fast, n, width);
     for (let i = 0; i < n; i++) {
       const ra = ia[i]! * width;
       const rb = ib[i]! * width;

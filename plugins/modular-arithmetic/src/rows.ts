@@ -9,7 +9,7 @@
  * (`parseWat(name, text, { simd: true }).toBinary({}).buffer`, base64).
  */
 const WASM_BASE64 =
-  'AGFzbQEAAAABCwFgB39/f39/f38AAwMCAAAFAwEAAQcfAwZtZW1vcnkCAAdnYXRoZXIyAAAIc2NhdHRlcjIAAQquAgKGAQEFfyAGQQJ0IQcgAyAFQQJ0aiEIAkADQCADIAhPDQEgASADKAIAIAdsaiEJIAIgBCgCACAHbGohCkEAIQsDQCAAIAtqIAkgC2r9AAQAIAogC2r9AAQA/eQB/QsEACALQRBqIQsgCyAHSQ0ACyAAIAdqIQAgA0EEaiEDIARBBGohBAwACwsLowECBX8BeyAGQQJ0IQcgAyAFQQJ0aiEIAkADQCADIAhPDQEgASADKAIAIAdsaiEJIAIgBCgCACAHbGohCkEAIQsDQCAAIAtq/QAEACEMIAkgC2ogCSALav0ABAAgDP3kAf0LBAAgCiALaiAKIAtq/QAEACAM/eQB/QsEACALQRBqIQsgCyAHSQ0ACyAAIAdqIQAgA0EEaiEDIARBBGohBAwACwsL';
+  'AGFzbQEAAAABFgJgB39/f39/f38AYAh/f39/f39/fwADBQQAAAABBQMBAAEHPAUGbWVtb3J5AgAHZ2F0aGVyMgAACHNjYXR0ZXIyAAELZ2F0aGVyMnJlbHUAAgxzY2F0dGVyMnJlbHUAAwqWBQSGAQEFfyAGQQJ0IQcgAyAFQQJ0aiEIAkADQCADIAhPDQEgASADKAIAIAdsaiEJIAIgBCgCACAHbGohCkEAIQsDQCAAIAtqIAkgC2r9AAQAIAogC2r9AAQA/eQB/QsEACALQRBqIQsgCyAHSQ0ACyAAIAdqIQAgA0EEaiEDIARBBGohBAwACwsLowECBX8BeyAGQQJ0IQcgAyAFQQJ0aiEIAkADQCADIAhPDQEgASADKAIAIAdsaiEJIAIgBCgCACAHbGohCkEAIQsDQCAAIAtq/QAEACEMIAkgC2ogCSALav0ABAAgDP3kAf0LBAAgCiALaiAKIAtq/QAEACAM/eQB/QsEACALQRBqIQsgCyAHSQ0ACyAAIAdqIQAgA0EEaiEDIARBBGohBAwACwsLmwEBBX8gBkECdCEHIAMgBUECdGohCAJAA0AgAyAITw0BIAEgAygCACAHbGohCSACIAQoAgAgB2xqIQpBACELA0AgACALaiAJIAtq/QAEACAKIAtq/QAEAP3kAf0MAAAAAAAAAAAAAAAAAAAAAP3pAf0LBAAgC0EQaiELIAsgB0kNAAsgACAHaiEAIANBBGohAyAEQQRqIQQMAAsLC8kBAgV/AXsgB0ECdCEIIAQgBkECdGohCQJAA0AgBCAJTw0BIAIgBCgCACAIbGohCiADIAUoAgAgCGxqIQtBACEMA0AgACAMav0ABAAgASAMav0ABAD9DAAAAAAAAAAAAAAAAAAAAAD9RP1OIQ0gCiAMaiAKIAxq/QAEACAN/eQB/QsEACALIAxqIAsgDGr9AAQAIA395AH9CwQAIAxBEGohDCAMIAhJDQALIAAgCGohACABIAhqIQEgBEEEaiEEIAVBBGohBQwACwsL';
 
 /** The slice of the WebAssembly API used here (the project's TypeScript libs do not declare it). */
 interface WasmMemory {
@@ -24,22 +24,58 @@ interface WasmApi {
 interface Exports {
   memory: WasmMemory;
   gather2(out: number, ta: number, tb: number, ia: number, ib: number, n: number, w: number): void;
+  gather2relu(out: number, ta: number, tb: number, ia: number, ib: number, n: number, w: number): void;
   scatter2(g: number, ga: number, gb: number, ia: number, ib: number, n: number, w: number): void;
+  scatter2relu(
+    g: number,
+    act: number,
+    ga: number,
+    gb: number,
+    ia: number,
+    ib: number,
+    n: number,
+    w: number,
+  ): void;
 }
 
-let instance: Exports | null | undefined;
+let compiled: object | null | undefined;
 
-/** The module, or null where WebAssembly SIMD is unavailable (callers then use JS loops). */
-function kernels(): Exports | null {
-  if (instance !== undefined) return instance;
-  try {
-    const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-    const bytes = Uint8Array.from(atob(WASM_BASE64), (c) => c.charCodeAt(0));
-    instance = new wasm.Instance(new wasm.Module(bytes)).exports as Exports;
-  } catch {
-    instance = null;
+/** A fresh instance (own memory), or null where WebAssembly SIMD is unavailable (callers then use JS loops). */
+function instantiate(): Exports | null {
+  const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+  if (compiled === undefined) {
+    try {
+      compiled = new wasm!.Module(Uint8Array.from(atob(WASM_BASE64), (c) => c.charCodeAt(0)));
+    } catch {
+      compiled = null;
+    }
   }
-  return instance;
+  try {
+    return compiled ? (new wasm!.Instance(compiled).exports as Exports) : null;
+  } catch {
+    return null;
+  }
+}
+
+let shared: Exports | null | undefined;
+
+/** The instance shared by the stateless functions below. */
+function kernels(): Exports | null {
+  if (shared === undefined) shared = instantiate();
+  return shared;
+}
+
+/** Byte offsets of regions of the given sizes, 16-byte aligned, after growing memory to fit them. */
+function regions(k: Exports, sizes: number[]): number[] {
+  const offsets: number[] = [];
+  let end = 0;
+  for (const size of sizes) {
+    offsets.push(end);
+    end += Math.ceil(size / 16) * 16;
+  }
+  const missing = end - k.memory.buffer.byteLength;
+  if (missing > 0) k.memory.grow(Math.ceil(missing / 65536));
+  return offsets;
 }
 
 /**
@@ -51,14 +87,7 @@ function kernels(): Exports | null {
 function stage(ia: Int32Array, ib: Int32Array, width: number, sizes: number[]) {
   const k = kernels();
   if (!k || width % 4 !== 0) return null;
-  const offsets: number[] = [];
-  let end = 0;
-  for (const size of [4 * ia.length, 4 * ib.length, ...sizes]) {
-    offsets.push(end);
-    end += Math.ceil(size / 16) * 16;
-  }
-  const missing = end - k.memory.buffer.byteLength;
-  if (missing > 0) k.memory.grow(Math.ceil(missing / 65536));
+  const offsets = regions(k, [4 * ia.length, 4 * ib.length, ...sizes]);
   const buf = k.memory.buffer;
   new Int32Array(buf, offsets[0], ia.length).set(ia);
   new Int32Array(buf, offsets[1], ib.length).set(ib);
@@ -108,4 +137,63 @@ export function simdScatter2(
   new Float32Array(s.buf, ga, (gb - ga) / 4 + size).fill(0);
   s.k.scatter2(og, ga, gb, oa, ob, n, width);
   return [new Float32Array(s.buf, ga, size).slice(), new Float32Array(s.buf, gb, size).slice()];
+}
+
+/**
+ * The MLP's first layer with ReLU: act = max(ta[ia] + tb[ib], 0) forward, and
+ * backward the scatter-add of d act where act > 0, so that neither the ReLU
+ * nor its derivative needs a backend kernel (two fewer full passes and no
+ * pre-activation tensor). The activations stay in this instance's memory
+ * between forward and backward; each model gets its own instance.
+ */
+export class SimdReluPair {
+  private last: { n: number; rows: number; width: number; at: number[] } | null = null;
+
+  private constructor(private readonly k: Exports) {}
+
+  /** null where SIMD is unavailable or the width is not a multiple of 4. */
+  static create(width: number): SimdReluPair | null {
+    if (width % 4 !== 0) return null;
+    const k = instantiate();
+    return k ? new SimdReluPair(k) : null;
+  }
+
+  /** Activations, as a view into this instance's memory valid until the next call. */
+  forward(ta: Float32Array, tb: Float32Array, ia: Int32Array, ib: Int32Array, width: number): Float32Array {
+    const n = ia.length;
+    const rows = ta.length / width;
+    const rowsBytes = 4 * rows * width;
+    const rowBytes = 4 * n * width;
+    // ia, ib, ta, tb, act, then (backward) d act, ga, gb.
+    const at = regions(this.k, [
+      4 * n,
+      4 * n,
+      rowsBytes,
+      rowsBytes,
+      rowBytes,
+      rowBytes,
+      rowsBytes,
+      rowsBytes,
+    ]);
+    const buf = this.k.memory.buffer;
+    new Int32Array(buf, at[0], n).set(ia);
+    new Int32Array(buf, at[1], n).set(ib);
+    new Float32Array(buf, at[2], ta.length).set(ta);
+    new Float32Array(buf, at[3], tb.length).set(tb);
+    this.k.gather2relu(at[4]!, at[2]!, at[3]!, at[0]!, at[1]!, n, width);
+    this.last = { n, rows, width, at };
+    return new Float32Array(buf, at[4], n * width);
+  }
+
+  /** Gradients of the two tables given d act for the rows of the last forward call (fresh arrays). */
+  backward(dact: Float32Array): [Float32Array, Float32Array] {
+    if (!this.last) throw new Error('SimdReluPair.backward called before forward');
+    const { n, rows, width, at } = this.last;
+    const size = rows * width;
+    const buf = this.k.memory.buffer;
+    new Float32Array(buf, at[5], n * width).set(dact.subarray(0, n * width));
+    new Float32Array(buf, at[6], (at[7]! - at[6]!) / 4 + size).fill(0);
+    this.k.scatter2relu(at[5]!, at[4]!, at[6]!, at[7]!, at[0]!, at[1]!, n, width);
+    return [new Float32Array(buf, at[6], size).slice(), new Float32Array(buf, at[7], size).slice()];
+  }
 }

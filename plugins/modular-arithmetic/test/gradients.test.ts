@@ -14,6 +14,8 @@ beforeAll(async () => {
 
 const cases = [
   { model: 'mlp', embed_dim: 4, model_size: 6, depth: 2, activation: 'relu' },
+  // Width a multiple of 4: the first layer runs in the SIMD ReLU kernels (rows.ts).
+  { model: 'mlp', embed_dim: 4, model_size: 8, depth: 1, activation: 'relu' },
   { model: 'mlp', embed_dim: 0, model_size: 6, depth: 1, activation: 'quadratic' },
   { model: 'transformer', model_size: 8, heads: 2, depth: 1 },
   { model: 'transformer', model_size: 8, heads: 2, depth: 2 },

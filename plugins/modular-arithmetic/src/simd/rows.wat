@@ -55,4 +55,61 @@
         (local.set $ia (i32.add (local.get $ia) (i32.const 4)))
         (local.set $ib (i32.add (local.get $ib) (i32.const 4)))
         (br $rows))))
+;; out[i] = max(ta[ia[i]] + tb[ib[i]], 0): gather2 followed by ReLU (NaN stays NaN).
+  (func (export "gather2relu")
+    (param $out i32) (param $ta i32) (param $tb i32) (param $ia i32) (param $ib i32)
+    (param $n i32) (param $w i32)
+    (local $rowBytes i32) (local $end i32) (local $ra i32) (local $rb i32) (local $j i32)
+    (local.set $rowBytes (i32.shl (local.get $w) (i32.const 2)))
+    (local.set $end (i32.add (local.get $ia) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_u (local.get $ia) (local.get $end)))
+        (local.set $ra (i32.add (local.get $ta) (i32.mul (i32.load (local.get $ia)) (local.get $rowBytes))))
+        (local.set $rb (i32.add (local.get $tb) (i32.mul (i32.load (local.get $ib)) (local.get $rowBytes))))
+        (local.set $j (i32.const 0))
+        (loop $cols
+          (v128.store
+            (i32.add (local.get $out) (local.get $j))
+            (f32x4.max
+              (f32x4.add
+                (v128.load (i32.add (local.get $ra) (local.get $j)))
+                (v128.load (i32.add (local.get $rb) (local.get $j))))
+              (v128.const f32x4 0 0 0 0)))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br_if $cols (i32.lt_u (local.get $j) (local.get $rowBytes))))
+        (local.set $out (i32.add (local.get $out) (local.get $rowBytes)))
+        (local.set $ia (i32.add (local.get $ia) (i32.const 4)))
+        (local.set $ib (i32.add (local.get $ib) (i32.const 4)))
+        (br $rows))))
+
+  ;; scatter2 of g[i] where act[i] > 0 (the ReLU derivative), +0 elsewhere.
+  (func (export "scatter2relu")
+    (param $g i32) (param $act i32) (param $ga i32) (param $gb i32) (param $ia i32) (param $ib i32)
+    (param $n i32) (param $w i32)
+    (local $rowBytes i32) (local $end i32) (local $ra i32) (local $rb i32) (local $j i32) (local $x v128)
+    (local.set $rowBytes (i32.shl (local.get $w) (i32.const 2)))
+    (local.set $end (i32.add (local.get $ia) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_u (local.get $ia) (local.get $end)))
+        (local.set $ra (i32.add (local.get $ga) (i32.mul (i32.load (local.get $ia)) (local.get $rowBytes))))
+        (local.set $rb (i32.add (local.get $gb) (i32.mul (i32.load (local.get $ib)) (local.get $rowBytes))))
+        (local.set $j (i32.const 0))
+        (loop $cols
+          (local.set $x
+            (v128.and
+              (v128.load (i32.add (local.get $g) (local.get $j)))
+              (f32x4.gt (v128.load (i32.add (local.get $act) (local.get $j))) (v128.const f32x4 0 0 0 0))))
+          (v128.store (i32.add (local.get $ra) (local.get $j))
+            (f32x4.add (v128.load (i32.add (local.get $ra) (local.get $j))) (local.get $x)))
+          (v128.store (i32.add (local.get $rb) (local.get $j))
+            (f32x4.add (v128.load (i32.add (local.get $rb) (local.get $j))) (local.get $x)))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br_if $cols (i32.lt_u (local.get $j) (local.get $rowBytes))))
+        (local.set $g (i32.add (local.get $g) (local.get $rowBytes)))
+        (local.set $act (i32.add (local.get $act) (local.get $rowBytes)))
+        (local.set $ia (i32.add (local.get $ia) (i32.const 4)))
+        (local.set $ib (i32.add (local.get $ib) (i32.const 4)))
+        (br $rows))))
 )
