@@ -120,7 +120,9 @@ export function mlp(params: ModularArithmeticParams): Model {
   const first = e > 0 ? 4 : 2;
   const reluPair = activation === 'relu' ? SimdReluPair.create(h) : null;
 
-  const forward = (w: tf.Tensor[], batch: Batch) => {
+  /** With `transposeLast` and one hidden layer, also the SIMD pair's transposed activations (else null). */
+  const forward = (w: tf.Tensor[], batch: Batch, transposeLast = false) => {
+    let actT: tf.Tensor2D | null = null;
     const [pa, pb] =
       e > 0
         ? [mm(w[0] as tf.Tensor2D, w[2] as tf.Tensor2D), mm(w[1] as tf.Tensor2D, w[3] as tf.Tensor2D)]
@@ -129,15 +131,17 @@ export function mlp(params: ModularArithmeticParams): Model {
     const pre: Array<tf.Tensor2D | null> = [];
     const act: tf.Tensor2D[] = [];
     if (reluPair) {
-      const data = reluPair.forward(
+      const out = reluPair.forward(
         pa.dataSync() as Float32Array,
         pb.dataSync() as Float32Array,
         batch.a,
         batch.b,
         h,
+        transposeLast && depth === 1,
       );
       pre.push(null);
-      act.push(viewToTensor(data, batch.size, h));
+      act.push(viewToTensor(out.act, batch.size, h));
+      if (out.actT) actT = viewToTensor(out.actT, h, batch.size);
     } else {
       pre.push(gatherSum([pa, pb], [batch.a, batch.b]));
       act.push(activate(pre[0]!, activation));
@@ -147,18 +151,18 @@ export function mlp(params: ModularArithmeticParams): Model {
       act.push(activate(pre[l]!, activation));
     }
     const logits = mm(act[depth - 1]!, w[first + depth - 1] as tf.Tensor2D);
-    return { pre, act, logits };
+    return { pre, act, actT, logits };
   };
 
   return {
     specs,
     logits: (w, batch) => forward(w, batch).logits,
     lossAndGrads(w, batch) {
-      const { pre, act, logits } = forward(w, batch);
+      const { pre, act, actT, logits } = forward(w, batch, true);
       const { loss, dlogits } = objective(params, logits, batch);
       const grads: tf.Tensor[] = new Array(w.length);
       const wOut = w[first + depth - 1] as tf.Tensor2D;
-      grads[first + depth - 1] = mmTA(act[depth - 1]!, dlogits);
+      grads[first + depth - 1] = actT ? mm(actT, dlogits) : mmTA(act[depth - 1]!, dlogits);
       let dact = mmTB(dlogits, wOut);
       for (let l = depth - 1; l >= 1; l--) {
         const dpre = activationGrad(dact, pre[l]!, activation);

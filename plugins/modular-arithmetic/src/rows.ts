@@ -9,7 +9,7 @@
  * (`parseWat(name, text, { simd: true }).toBinary({}).buffer`, base64).
  */
 const WASM_BASE64 =
-  'AGFzbQEAAAABFgJgB39/f39/f38AYAh/f39/f39/fwADBQQAAAABBQMBAAEHPAUGbWVtb3J5AgAHZ2F0aGVyMgAACHNjYXR0ZXIyAAELZ2F0aGVyMnJlbHUAAgxzY2F0dGVyMnJlbHUAAwqWBQSGAQEFfyAGQQJ0IQcgAyAFQQJ0aiEIAkADQCADIAhPDQEgASADKAIAIAdsaiEJIAIgBCgCACAHbGohCkEAIQsDQCAAIAtqIAkgC2r9AAQAIAogC2r9AAQA/eQB/QsEACALQRBqIQsgCyAHSQ0ACyAAIAdqIQAgA0EEaiEDIARBBGohBAwACwsLowECBX8BeyAGQQJ0IQcgAyAFQQJ0aiEIAkADQCADIAhPDQEgASADKAIAIAdsaiEJIAIgBCgCACAHbGohCkEAIQsDQCAAIAtq/QAEACEMIAkgC2ogCSALav0ABAAgDP3kAf0LBAAgCiALaiAKIAtq/QAEACAM/eQB/QsEACALQRBqIQsgCyAHSQ0ACyAAIAdqIQAgA0EEaiEDIARBBGohBAwACwsLmwEBBX8gBkECdCEHIAMgBUECdGohCAJAA0AgAyAITw0BIAEgAygCACAHbGohCSACIAQoAgAgB2xqIQpBACELA0AgACALaiAJIAtq/QAEACAKIAtq/QAEAP3kAf0MAAAAAAAAAAAAAAAAAAAAAP3pAf0LBAAgC0EQaiELIAsgB0kNAAsgACAHaiEAIANBBGohAyAEQQRqIQQMAAsLC8kBAgV/AXsgB0ECdCEIIAQgBkECdGohCQJAA0AgBCAJTw0BIAIgBCgCACAIbGohCiADIAUoAgAgCGxqIQtBACEMA0AgACAMav0ABAAgASAMav0ABAD9DAAAAAAAAAAAAAAAAAAAAAD9RP1OIQ0gCiAMaiAKIAxq/QAEACAN/eQB/QsEACALIAxqIAsgDGr9AAQAIA395AH9CwQAIAxBEGohDCAMIAhJDQALIAAgCGohACABIAhqIQEgBEEEaiEEIAVBBGohBQwACwsL';
+  'AGFzbQEAAAABHQNgB39/f39/f38AYAh/f39/f39/fwBgBH9/f38AAwYFAAAAAQIFAwEAAQdJBgZtZW1vcnkCAAdnYXRoZXIyAAAIc2NhdHRlcjIAAQtnYXRoZXIycmVsdQACDHNjYXR0ZXIycmVsdQADCnRyYW5zcG9zZTQABAqUCAWGAQEFfyAGQQJ0IQcgAyAFQQJ0aiEIAkADQCADIAhPDQEgASADKAIAIAdsaiEJIAIgBCgCACAHbGohCkEAIQsDQCAAIAtqIAkgC2r9AAQAIAogC2r9AAQA/eQB/QsEACALQRBqIQsgCyAHSQ0ACyAAIAdqIQAgA0EEaiEDIARBBGohBAwACwsLowECBX8BeyAGQQJ0IQcgAyAFQQJ0aiEIAkADQCADIAhPDQEgASADKAIAIAdsaiEJIAIgBCgCACAHbGohCkEAIQsDQCAAIAtq/QAEACEMIAkgC2ogCSALav0ABAAgDP3kAf0LBAAgCiALaiAKIAtq/QAEACAM/eQB/QsEACALQRBqIQsgCyAHSQ0ACyAAIAdqIQAgA0EEaiEDIARBBGohBAwACwsLmwEBBX8gBkECdCEHIAMgBUECdGohCAJAA0AgAyAITw0BIAEgAygCACAHbGohCSACIAQoAgAgB2xqIQpBACELA0AgACALaiAJIAtq/QAEACAKIAtq/QAEAP3kAf0MAAAAAAAAAAAAAAAAAAAAAP3pAf0LBAAgC0EQaiELIAsgB0kNAAsgACAHaiEAIANBBGohAyAEQQRqIQQMAAsLC8kBAgV/AXsgB0ECdCEIIAQgBkECdGohCQJAA0AgBCAJTw0BIAIgBCgCACAIbGohCiADIAUoAgAgCGxqIQtBACEMA0AgACAMav0ABAAgASAMav0ABAD9DAAAAAAAAAAAAAAAAAAAAAD9RP1OIQ0gCiAMaiAKIAxq/QAEACAN/eQB/QsEACALIAxqIAsgDGr9AAQAIA395AH9CwQAIAxBEGohDCAMIAhJDQALIAAgCGohACABIAhqIQEgBEEEaiEEIAVBBGohBQwACwsL/AICBn8IeyADQQJ0IQQgAkECdCEFQQAhBgJAA0AgBkEEaiACSw0BIAAgBiAEbGohCCABIAZBAnRqIQlBACEHA0AgCP0ABAAhCiAIIARq/QAEACELIAggBEEBdGr9AAQAIQwgCCAEQQNsav0ABAAhDSAKIAv9DQABAgMQERITBAUGBxQVFhchDiAKIAv9DQgJCgsYGRobDA0ODxwdHh8hDyAMIA39DQABAgMQERITBAUGBxQVFhchECAMIA39DQgJCgsYGRobDA0ODxwdHh8hESAJIA4gEP0NAAECAwQFBgcQERITFBUWF/0LBAAgCSAFaiEJIAkgDiAQ/Q0ICQoLDA0ODxgZGhscHR4f/QsEACAJIAVqIQkgCSAPIBH9DQABAgMEBQYHEBESExQVFhf9CwQAIAkgBWohCSAJIA8gEf0NCAkKCwwNDg8YGRobHB0eH/0LBAAgCSAFaiEJIAhBEGohCCAHQQRqIQcgByADSQ0ACyAGQQRqIQYMAAsLCw==';
 
 /** The slice of the WebAssembly API used here (the project's TypeScript libs do not declare it). */
 interface WasmMemory {
@@ -25,6 +25,7 @@ interface Exports {
   memory: WasmMemory;
   gather2(out: number, ta: number, tb: number, ia: number, ib: number, n: number, w: number): void;
   gather2relu(out: number, ta: number, tb: number, ia: number, ib: number, n: number, w: number): void;
+  transpose4(src: number, outT: number, n: number, w: number): void;
   scatter2(g: number, ga: number, gb: number, ia: number, ib: number, n: number, w: number): void;
   scatter2relu(
     g: number,
@@ -158,23 +159,27 @@ export class SimdReluPair {
     return k ? new SimdReluPair(k) : null;
   }
 
-  /** Activations, as a view into this instance's memory valid until the next call. */
-  forward(ta: Float32Array, tb: Float32Array, ia: Int32Array, ib: Int32Array, width: number): Float32Array {
+  /**
+   * Activations (N × width), and with `transposed` also their transpose
+   * (width × N, what the output layer's weight gradient multiplies; the
+   * backend's Transpose kernel costs a third of a matMul here): views into
+   * this instance's memory, valid until the next call.
+   */
+  forward(
+    ta: Float32Array,
+    tb: Float32Array,
+    ia: Int32Array,
+    ib: Int32Array,
+    width: number,
+    transposed: boolean,
+  ): { act: Float32Array; actT: Float32Array | null } {
     const n = ia.length;
     const rows = ta.length / width;
     const rowsBytes = 4 * rows * width;
     const rowBytes = 4 * n * width;
-    // ia, ib, ta, tb, act, then (backward) d act, ga, gb.
-    const at = regions(this.k, [
-      4 * n,
-      4 * n,
-      rowsBytes,
-      rowsBytes,
-      rowBytes,
-      rowBytes,
-      rowsBytes,
-      rowsBytes,
-    ]);
+    // ia, ib, ta, tb, act, then (backward) d act, ga, gb, and act transposed.
+    const sizes = [4 * n, 4 * n, rowsBytes, rowsBytes, rowBytes, rowBytes, rowsBytes, rowsBytes, rowBytes];
+    const at = regions(this.k, sizes);
     const buf = this.k.memory.buffer;
     new Int32Array(buf, at[0], n).set(ia);
     new Int32Array(buf, at[1], n).set(ib);
@@ -182,7 +187,13 @@ export class SimdReluPair {
     new Float32Array(buf, at[3], tb.length).set(tb);
     this.k.gather2relu(at[4]!, at[2]!, at[3]!, at[0]!, at[1]!, n, width);
     this.last = { n, rows, width, at };
-    return new Float32Array(buf, at[4], n * width);
+    const act = new Float32Array(buf, at[4], n * width);
+    if (!transposed) return { act, actT: null };
+    this.k.transpose4(at[4]!, at[8]!, n, width);
+    const actT = new Float32Array(buf, at[8], n * width);
+    for (let i = n - (n % 4); i < n; i++)
+      for (let c = 0; c < width; c++) actT[c * n + i] = act[i * width + c]!;
+    return { act, actT };
   }
 
   /** Gradients of the two tables given d act for the rows of the last forward call (fresh arrays). */
