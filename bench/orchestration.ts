@@ -301,6 +301,24 @@ function timeMs(t: { seconds?: unknown; nanos?: number | null } | null | undefin
 }
 
 /** Every run of a workflow chain (continue-as-new): event counts, event types and timings. */
+/**
+ * The history of a sweep and, when it ran as partitions, of every child
+ * sweep (`<id>.pNNNN`): the runs of all of them, so the per-run maximum
+ * covers every workflow run the sweep used. Timings are the parent's.
+ */
+async function historyOfSweep(client: Client, sweepId: string): ReturnType<typeof historyOfRuns> {
+  const parent = await historyOfRuns(client, sweepId);
+  const children = new Set<string>();
+  for await (const w of client.workflow.list({ query: `WorkflowId STARTS_WITH "${sweepId}.p"` }))
+    children.add(w.workflowId);
+  for (const child of [...children].sort()) {
+    const h = await historyOfRuns(client, child);
+    parent.perRun.push(...h.perRun);
+    for (const [type, n] of Object.entries(h.byType)) parent.byType[type] = (parent.byType[type] ?? 0) + n;
+  }
+  return parent;
+}
+
 async function historyOfRuns(
   client: Client,
   workflowId: string,
@@ -464,7 +482,7 @@ export async function runOrchestrationCase(
     }));
     if (result.status !== 'completed') throw new Error(`sweep ${sweepId} ended ${result.status}`);
     const verified = await verifyTrials(store, sweepId, trials);
-    const history = await historyOfRuns(client, sweepId);
+    const history = await historyOfSweep(client, sweepId);
     const totalEvents = history.perRun.reduce((a, b) => a + b, 0);
     const cpuMs = processes.reduce((a, p) => a + p.cpuMs, 0);
     const byRole = { server: 0, control: 0, trainer: 0 };

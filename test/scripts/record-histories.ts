@@ -1,7 +1,7 @@
 /**
  * Record real histories of every workflow type into test/histories/, for the
  * replay tests. Run after a deliberate change to workflow code:
- *   pnpm tsx test/scripts/record-histories.ts
+ *   pnpm tsx test/scripts/record-histories.ts [name…]   (only the sweeps named, e.g. sweep-packed)
  * Each history comes from a real run on a real dev server with real workers.
  */
 import path from 'node:path';
@@ -34,6 +34,7 @@ async function run(
   options: SweepInput['options'] = {},
   cancel = false,
 ) {
+  if (only.length > 0 && !only.includes(name)) return name;
   const spec = sweepSpecSchema.parse(raw);
   const sweepId = `${name}-${Date.now().toString(36)}`;
   const handle = await server.client.workflow.start('sweepWorkflow', {
@@ -50,14 +51,18 @@ async function run(
   return sweepId;
 }
 
+const only = process.argv.slice(2);
+
 const small = {
   budget: { trials: 6, parallel: 3 },
   parameters: { weight_decay: { values: [0.1, 1, 10] }, data_fraction: { values: [0.3, 0.7] } },
 };
 await run('sweep-grid', syntheticSpec('grid', small));
+await run('sweep-packed', syntheticSpec('packed', { ...small, resources: { queue: 'cpu', pack: 2 } }));
 await run('sweep-continued-as-new', syntheticSpec('can', small), { maxHistoryEvents: 40 });
 const parent = await run('sweep-partitioned-parent', syntheticSpec('part', small), { partitionSize: 4 });
-await maybeRecordHistory(server.client, `${parent}.p0000`, 'sweep-partition-child');
+if (parent !== 'sweep-partitioned-parent')
+  await maybeRecordHistory(server.client, `${parent}.p0000`, 'sweep-partition-child');
 await run(
   'sweep-cancelled',
   syntheticSpec('cancel', {
@@ -94,7 +99,9 @@ await run(
 const regressionSpec = sweepSpecSchema.parse(
   syntheticSpec('regression', { ...small, regression: { max_changed_cells: 0.2, max_boundary_shift: 0.1 } }),
 );
-for (const name of ['regression-baseline', 'regression-compared']) {
+for (const name of ['regression-baseline', 'regression-compared'].filter(
+  (n) => only.length === 0 || only.includes(n),
+)) {
   const workflowId = `${name}-${Date.now().toString(36)}`;
   const handle = await server.client.workflow.start('regressionWorkflow', {
     taskQueue: CONTROL_TASK_QUEUE,
