@@ -163,6 +163,14 @@ export const sweepSpecSchema = z
     if (spec.method === 'bayes' && !spec.metric) {
       ctx.addIssue({ code: 'custom', path: ['metric'], message: 'is required for method bayes' });
     }
+    const pack = spec.resources.pack ?? 1;
+    if (pack > spec.budget.parallel) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['resources', 'pack'],
+        message: `(${pack}) is larger than budget.parallel (${spec.budget.parallel}): a pack holds at most the trials in flight`,
+      });
+    }
     for (const key of Object.keys(spec.fixed)) {
       if (key in spec.parameters) {
         ctx.addIssue({ code: 'custom', path: ['fixed', key], message: `is also a swept parameter` });

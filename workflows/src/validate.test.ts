@@ -128,4 +128,12 @@ describe('validateSpecText', () => {
   it('requires a metric for bayes', () => {
     expect(paths(GOOD.replace('method: grid', 'method: bayes'))).toContain('metric');
   });
+
+  it('refuses a pack larger than the trials in flight, and a pack below 1', () => {
+    const big = problems(`${GOOD}resources: { pack: 8 }\n`);
+    expect(big.map((p) => p.path)).toEqual(['resources.pack']);
+    expect(big[0]!.message).toMatch(/larger than budget.parallel \(2\)/);
+    expect(paths(`${GOOD}resources: { pack: 0 }\n`)).toEqual(['resources.pack']);
+    expect(validateSpecText(`${GOOD}resources: { pack: 2 }\n`, lookup).ok).toBe(true);
+  });
 });
