@@ -4,7 +4,7 @@
  * same full-batch AdamW step (bench/reference/modular_numpy.py, OpenBLAS pinned
  * to one thread), on the same machine in the same run.
  *
- *   npx tsx bench/trainer.ts [--p 31,97] [--models mlp,transformer] [--steps 10] [--rounds 2] [--json]
+ *   npx tsx bench/trainer.ts [--p 31,97] [--models mlp,transformer] [--steps 10] [--warmup 10] [--rounds 2] [--no-pair] [--json]
  *   pnpm bench trainer …   (the root dispatcher calls benchTrainer)
  *
  * Every measurement runs in its own process, so each has its own peak RSS and
@@ -255,7 +255,8 @@ export async function benchTrainer(input: BenchTrainerArgs | string[] = {}): Pro
   const ps = args.ps ?? [31, 97];
   const models = args.models ?? ['mlp', 'transformer'];
   const steps = args.steps ?? 10;
-  const warmup = args.warmup ?? 2;
+  // Trials run thousands of steps: time the steady state, after V8 has tiered up the wasm and JS (~10 steps).
+  const warmup = args.warmup ?? 10;
   const rounds = args.rounds ?? 2;
   const pair = args.pair ?? true;
   const python = args.python ?? ensurePython(print);
