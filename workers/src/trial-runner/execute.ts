@@ -81,7 +81,8 @@ export async function executeTrials(
           device: first.device,
           threshold: first.threshold,
         });
-        members.forEach((m, k) => callbacks.onResult(m.index, outcomeOrMissing(outcomes[k], trainer.name)));
+        for (const [k, m] of members.entries())
+          callbacks.onResult(m.index, outcomeOrMissing(outcomes[k], trainer.name));
       } catch (err) {
         for (const m of members) callbacks.onResult(m.index, failed(err));
       }
