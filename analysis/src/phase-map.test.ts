@@ -124,6 +124,35 @@ describe('fitPhaseMap', () => {
     expect(empty[0]!.uncertainty).toBeCloseTo(1, 9);
   });
 
+  it('gives the observed phase at an observed place, even inside another phase', () => {
+    // A 7 × 7 grid of grokking with one memorization cell in the middle: smoothing alone
+    // would label that cell grokking, but a trial there saw memorization.
+    const values = [0.01, 0.03, 0.1, 0.3, 1, 3, 10].flatMap((wd) =>
+      [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7].map((f) => [wd, f]),
+    );
+    const isolated = (x: number[]) => x[0] === 0.3 && x[1] === 0.4;
+    const points = values.map((x) => ({
+      x,
+      phase: isolated(x) ? ('memorization' as const) : ('grokking' as const),
+    }));
+    const model = fitPhaseMap(points, axes);
+    const [at, beside] = predictPhaseMap(model, [
+      [0.3, 0.4],
+      [0.3, 0.45],
+    ]);
+    expect(at!.phase).toBe('memorization');
+    expect(at!.probs.memorization).toBeGreaterThan(0.99);
+    expect(beside!.phase).toBe('grokking');
+    // Mixed seeds at one place: their shares.
+    const mixed = fitPhaseMap(
+      [...points, { x: [0.3, 0.4], phase: 'grokking' }, { x: [0.3, 0.4], phase: 'grokking' }],
+      axes,
+    );
+    const [shares] = predictPhaseMap(mixed, [[0.3, 0.4]]);
+    expect(shares!.probs.grokking).toBeCloseTo(2 / 3, 2);
+    expect(shares!.probs.memorization).toBeCloseTo(1 / 3, 2);
+  });
+
   it('stays finite with thousands of seeds piled on a few points', () => {
     const piles = [
       [0.01, 0.1],

@@ -15,6 +15,15 @@ import { type AnalysedTrial, type Axis, PHASES, type Phase } from './types.js';
  * and normalised to probabilities; the uncertainty of a cell is the entropy
  * of those probabilities divided by log(4), in [0, 1].
  *
+ * The noise term is a nugget, variation on a scale finer than the data
+ * (an isolated cell of one phase inside another, seeds that disagree), not
+ * an error in the labels: at a place that has been observed the map gives
+ * the observed phase shares exactly, and only in between does it smooth.
+ * On a grid of values (a categorical sweep, a published grid) the map so
+ * never contradicts a trial at a cell; in the sampling bench, adaptive
+ * sweeps map the Liu et al. grids in as many or fewer trials with it, on
+ * every seed of 0–9.
+ *
  * Hyperparameters are chosen by the leave-one-location-out Brier score
  * (closed form for GP regression: the held-out mean at i is
  * y_i − α_i / [K⁻¹]_ii), first over a grid of isotropic length scales and
@@ -56,6 +65,8 @@ export interface PhaseMapModel {
   inputs: number[][];
   /** Per observation, per phase: the GP weights K⁻¹(y − prior). */
   weights: number[][];
+  /** Points merged into each observation (its nugget is noise / count). */
+  counts: number[];
   /** Points the model was fitted on, and the distinct observations they became. */
   pointCount: number;
   observationCount: number;
@@ -108,6 +119,7 @@ export function fitPhaseMap(
     phases: [...PHASES],
     prior,
     inputs: observations.map((o) => o.u),
+    counts: observations.map((o) => o.m),
     pointCount: points.length,
     observationCount: observations.length,
   };
@@ -166,14 +178,18 @@ function selectHyperparameters(
   return best ?? fitGp(obs, prior, Array(dims).fill(FALLBACK_LENGTH_SCALE), FALLBACK_NOISE, false);
 }
 
-/** Phase probabilities at raw points (one value per axis each). */
+/**
+ * Phase probabilities at raw points (one value per axis each). At an
+ * observed place the kernel includes that observation's nugget, so the
+ * mean there is its observed phase shares.
+ */
 export function predictPhaseMap(model: PhaseMapModel, grid: readonly number[][]): PhaseMapCell[] {
   const inv2 = model.lengthScales.map((l) => 1 / (2 * l * l));
   return grid.map((x) => {
     const u = x.map((v, d) => normalise(model.axes[d]!, v));
     const mean = [...model.prior];
     model.inputs.forEach((xi, i) => {
-      const k = rbf(u, xi, inv2);
+      const k = rbf(u, xi, inv2) + (samePlace(u, xi) ? model.noise / model.counts[i]! : 0);
       const w = model.weights[i]!;
       for (let c = 0; c < mean.length; c++) mean[c]! += k * w[c]!;
     });
@@ -390,6 +406,11 @@ export function phaseMapKernel(
   const inv2 = lengthScales.map((l) => 1 / (2 * l * l));
   return (a, b) => rbf(a, b, inv2);
 }
+function samePlace(a: readonly number[], b: readonly number[]): boolean {
+  for (let d = 0; d < a.length; d++) if (a[d] !== b[d]) return false;
+  return true;
+}
+
 function rbf(a: readonly number[], b: readonly number[], inv2: readonly number[]): number {
   let s = 0;
   for (let d = 0; d < a.length; d++) {
