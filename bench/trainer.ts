@@ -17,6 +17,14 @@
  * uses (first layer as a p-row product plus row lookups), `dense` the textbook
  * N-row product over concatenated embeddings (how DESIGN.md's 68 ms was taken).
  *
+ * JAX on the CPU, where the Python used can `import jax`, adds `jax` (and for the
+ * MLP `jax-dense`) rows: bench/reference/modular_jax.py, the same models,
+ * initial weights and AdamW step with jax.value_and_grad, jit-compiled into one
+ * XLA function, float32, XLA kept to one thread (its docstring says how). jax
+ * is not in bench/requirements.txt (it is large); add it with
+ * `<venv>/bin/pip install "jax[cpu]"` (default venv: .grokmap/venv). Without it
+ * the bench prints one line saying so. Its "vs numpy" is against numpy as well.
+ *
  * Both wall and CPU time are recorded per step: on a machine shared with other
  * work the wall-clock ratio swings with the load, CPU time much less.
  *
@@ -161,10 +169,29 @@ async function runTfjsPair(cfg: Config, steps: number, warmup: number): Promise<
   };
 }
 
-function runNumpy(python: string, cfg: Config, algorithm: 'lookup' | 'dense', steps: number, warmup: number) {
+/** Whether `python` can import jax (for the jax rows). */
+export function hasJax(python: string): boolean {
+  return spawnSync(python, ['-c', 'import jax'], { stdio: 'ignore' }).status === 0;
+}
+
+/** How to add jax to the venv of `python`. */
+function jaxInstallHint(python: string): string {
+  const pip = join(dirname(python), 'pip');
+  return existsSync(pip) ? `${pip} install "jax[cpu]"` : `${python} -m pip install "jax[cpu]"`;
+}
+
+/** One run of a Python reference: modular_numpy.py or modular_jax.py (same flags, same JSON line). */
+function runReference(
+  python: string,
+  reference: 'numpy' | 'jax',
+  cfg: Config,
+  algorithm: 'lookup' | 'dense',
+  steps: number,
+  warmup: number,
+) {
   const shape = MODEL_SHAPE[cfg.model];
   const args = [
-    join(root, 'bench', 'reference', 'modular_numpy.py'),
+    join(root, 'bench', 'reference', `modular_${reference}.py`),
     ...['--model', cfg.model, '--p', String(cfg.p), '--size', String(shape.model_size)],
     ...['--depth', String(shape.depth), '--algorithm', algorithm],
     ...['--steps', String(steps), '--warmup', String(warmup)],
@@ -178,8 +205,9 @@ function runNumpy(python: string, cfg: Config, algorithm: 'lookup' | 'dense', st
     VECLIB_MAXIMUM_THREADS: '1',
   };
   const r = spawnSync(python, args, { cwd: root, encoding: 'utf8', env, maxBuffer: 1 << 24 });
-  if (r.status !== 0) throw new Error(`numpy reference failed (${r.status}): ${r.stderr.slice(-2000)}`);
-  return parseJsonLine(r.stdout, 'numpy reference');
+  if (r.status !== 0)
+    throw new Error(`${reference} reference failed (${r.status}): ${r.stderr.slice(-2000)}`);
+  return parseJsonLine(r.stdout, `${reference} reference`);
 }
 
 /** Child process: time the trainer's own update on a full batch, print one JSON line. */
@@ -260,6 +288,8 @@ export async function benchTrainer(input: BenchTrainerArgs | string[] = {}): Pro
   const rounds = args.rounds ?? 2;
   const pair = args.pair ?? true;
   const python = args.python ?? ensurePython(print);
+  const jax = hasJax(python);
+  if (!jax) print(`JAX not found in ${python}: no jax rows (to add them: ${jaxInstallHint(python)})`);
 
   const rows: BenchRow[] = [];
   for (const model of models) {
@@ -267,9 +297,13 @@ export async function benchTrainer(input: BenchTrainerArgs | string[] = {}): Pro
       const cfg: Config = { model, p };
       const impls: Array<[string, () => Measurement | Promise<Measurement>]> = [
         ['tfjs-wasm', () => runTfjs(cfg, steps, warmup)],
-        ['numpy', () => runNumpy(python, cfg, 'lookup', steps, warmup)],
+        ['numpy', () => runReference(python, 'numpy', cfg, 'lookup', steps, warmup)],
       ];
-      if (model === 'mlp') impls.push(['numpy-dense', () => runNumpy(python, cfg, 'dense', steps, warmup)]);
+      if (jax) impls.push(['jax', () => runReference(python, 'jax', cfg, 'lookup', steps, warmup)]);
+      if (model === 'mlp') {
+        impls.push(['numpy-dense', () => runReference(python, 'numpy', cfg, 'dense', steps, warmup)]);
+        if (jax) impls.push(['jax-dense', () => runReference(python, 'jax', cfg, 'dense', steps, warmup)]);
+      }
       if (pair) impls.push([PAIR, () => runTfjsPair(cfg, steps, warmup)]);
       const results = new Map<string, Measurement[]>(impls.map(([name]) => [name, []]));
       for (let r = 0; r < rounds; r++) {
@@ -327,6 +361,8 @@ export async function benchTrainer(input: BenchTrainerArgs | string[] = {}): Pro
     '"vs numpy" = steps/s ÷ steps/s of numpy with the same algorithm (1.00 = as fast; ≥ 0.5 is the target); ' +
       '"vs (cpu)" the same in CPU time per step.',
   );
+  if (jax)
+    print('"jax": one jit-compiled XLA step on the CPU, one thread; compiling falls in the warm-up steps.');
   print(
     `"${PAIR}": two trainer processes at once, times per process; "busy" = CPU ÷ wall time summed over processes.`,
   );

@@ -205,7 +205,8 @@ def adamw(w, g, m, v, t, lr=1e-3, b1=0.9, b2=0.98, wd=1.0, eps=1e-8):
         w[k] -= (lr * (m[k] / c1) / (np.sqrt(v[k] / c2) + eps)).astype(F)
 
 
-def main():
+def parser():
+    """The command-line flags, shared with modular_jax.py."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", choices=["mlp", "transformer"], default="mlp")
     ap.add_argument("--p", type=int, default=97)
@@ -217,7 +218,11 @@ def main():
     ap.add_argument("--algorithm", choices=["dense", "lookup"], default="lookup")
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
-    args = ap.parse_args()
+    return ap
+
+
+def main():
+    args = parser().parse_args()
 
     rng = np.random.default_rng(0)
     a, b, y = dataset(args.p, args.fraction, 0)
