@@ -21,21 +21,30 @@ export interface SweepAudit {
   duplicated: string[];
 }
 
-export async function auditSweep(client: Client, store: ResultsStore, sweepId: string): Promise<SweepAudit> {
+/** The trainer activities a sweep scheduled, in order, with the trials each carried (one, or a pack). */
+export async function scheduledTrialActivities(
+  client: Client,
+  sweepId: string,
+): Promise<{ type: 'runTrial' | 'runTrialPack'; trialIds: string[] }[]> {
   const history = await client.workflow.getHandle(sweepId).fetchHistory();
-  const started: string[] = [];
+  const scheduled: { type: 'runTrial' | 'runTrialPack'; trialIds: string[] }[] = [];
   for (const event of history.events ?? []) {
-    const scheduled = event.activityTaskScheduledEventAttributes;
-    const type = scheduled?.activityType?.name;
+    const attributes = event.activityTaskScheduledEventAttributes;
+    const type = attributes?.activityType?.name;
     if (type !== 'runTrial' && type !== 'runTrialPack') continue;
-    const payload = scheduled?.input?.payloads?.[0];
+    const payload = attributes?.input?.payloads?.[0];
     if (!payload) throw new Error(`${type} scheduled without input in ${sweepId}`);
-    if (type === 'runTrial')
-      started.push(defaultPayloadConverter.fromPayload<RunTrialInput>(payload).trial.trialId);
-    else
-      for (const t of defaultPayloadConverter.fromPayload<RunTrialPackInput>(payload).trials)
-        started.push(t.trialId);
+    const trialIds =
+      type === 'runTrial'
+        ? [defaultPayloadConverter.fromPayload<RunTrialInput>(payload).trial.trialId]
+        : defaultPayloadConverter.fromPayload<RunTrialPackInput>(payload).trials.map((t) => t.trialId);
+    scheduled.push({ type, trialIds });
   }
+  return scheduled;
+}
+
+export async function auditSweep(client: Client, store: ResultsStore, sweepId: string): Promise<SweepAudit> {
+  const started = (await scheduledTrialActivities(client, sweepId)).flatMap((a) => a.trialIds);
   const records = await store.listTrials(sweepId);
   const byId = new Map<string, TrialRecord[]>();
   for (const r of records) byId.set(r.trialId, [...(byId.get(r.trialId) ?? []), r]);

@@ -5,6 +5,7 @@ import type { ResultsStore } from '@grokmap/workers';
 import type { SweepResult } from '@grokmap/workflows';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { scheduledTrialActivities } from '../faults/audit.js';
 import {
   cliEnv,
   openTestStore,
@@ -156,10 +157,7 @@ describe('command-plugin sweeps end to end', () => {
   it('trains a pack in one program and resumes each of its trials after a kill, ending where unpacked runs do', async () => {
     const packed = await killMidSweep(`numpy-packed-${run}`, 2);
     expect(packed.result.state.byStatus).toEqual({ completed: 2 });
-    const history = await server.client.workflow.getHandle(packed.sweepId).fetchHistory();
-    const types = (history.events ?? []).map(
-      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name,
-    );
+    const types = (await scheduledTrialActivities(server.client, packed.sweepId)).map((a) => a.type);
     expect(types.filter((t) => t === 'runTrialPack')).toHaveLength(1);
     expect(types.filter((t) => t === 'runTrial')).toHaveLength(0);
     const trials = await store.listTrials(packed.sweepId);

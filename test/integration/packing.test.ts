@@ -1,7 +1,7 @@
 import type { ResultsStore } from '@grokmap/workers';
 import type { SweepResult } from '@grokmap/workflows';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditSweep } from '../faults/audit.js';
+import { auditSweep, scheduledTrialActivities } from '../faults/audit.js';
 import {
   checkpointedTrials,
   cliEnv,
@@ -44,17 +44,8 @@ describe('packed sweeps end to end', () => {
   });
 
   async function packsScheduled(sweepId: string): Promise<number[]> {
-    const history = await server.client.workflow.getHandle(sweepId).fetchHistory();
-    const { defaultPayloadConverter } = await import('@temporalio/client');
-    const sizes: number[] = [];
-    for (const e of history.events ?? []) {
-      const a = e.activityTaskScheduledEventAttributes;
-      if (a?.activityType?.name === 'runTrialPack') {
-        const input = defaultPayloadConverter.fromPayload<{ trials: unknown[] }>(a.input!.payloads![0]!);
-        sizes.push(input.trials.length);
-      }
-    }
-    return sizes;
+    const scheduled = await scheduledTrialActivities(server.client, sweepId);
+    return scheduled.filter((a) => a.type === 'runTrialPack').map((a) => a.trialIds.length);
   }
 
   it('gives the same trials and phases as an unpacked sweep, in packs of the given size', async () => {
