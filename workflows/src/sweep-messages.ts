@@ -10,9 +10,13 @@ export const partitionProgressSignal =
   defineSignal<[Pick<SweepState, 'finished' | 'started' | 'byStatus' | 'byPhase' | 'failures'>]>(
     'partitionProgress',
   );
+/** A running trial's latest step, as its worker reports it. */
+export interface TrialProgress {
+  trialId: string;
+  step: number;
+  attempt: number;
+}
 /** Sent (throttled) by running trials so `progress` can show each one's latest step. */
-export const trialProgressSignal =
-  defineSignal<[{ trialId: string; step: number; attempt: number }]>('trialProgress');
+export const trialProgressSignal = defineSignal<[TrialProgress]>('trialProgress');
 /** The same for the trials of a pack, in one signal per interval rather than one per trial. */
-export const trialsProgressSignal =
-  defineSignal<[{ trials: { trialId: string; step: number; attempt: number }[] }]>('trialsProgress');
+export const trialsProgressSignal = defineSignal<[{ trials: TrialProgress[] }]>('trialsProgress');

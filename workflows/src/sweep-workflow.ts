@@ -21,6 +21,7 @@ import type { SweepSpec } from './spec.js';
 import {
   partitionProgressSignal,
   progressQuery,
+  type TrialProgress,
   trialProgressSignal,
   trialsProgressSignal,
 } from './sweep-messages.js';
@@ -144,15 +145,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     running: [...running.values()].map(({ trial: _trial, ...r }) => r),
     historyLength: workflowInfo().historyLength,
   }));
-  const onTrialProgress = ({
-    trialId,
-    step,
-    attempt,
-  }: {
-    trialId: string;
-    step: number;
-    attempt: number;
-  }) => {
+  const onTrialProgress = ({ trialId, step, attempt }: TrialProgress) => {
     const r = running.get(trialId);
     if (r && (r.step === undefined || step >= r.step || attempt !== r.attempt)) {
       r.step = step;
