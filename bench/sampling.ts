@@ -35,6 +35,7 @@ import {
   type Phase,
   type PhasePoint,
   predictPhaseMap,
+  REFERENCE_GRIDS_FILE,
   referenceGridNames,
 } from '../analysis/src/index.js';
 import { initialSamplerState, observeTrials, proposeTrials } from '../analysis/src/samplers/suggest.js';
@@ -43,7 +44,7 @@ import { groundTruthPhase, syntheticGroundTruth } from '../plugins/synthetic/src
 import { type ParameterSpec, type SweepSpec, streamFor, sweepSpecSchema } from '../workflows/src/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const REFERENCE = '/work/shared/reference/liu2022-phase-grids.json';
+const REFERENCE = REFERENCE_GRIDS_FILE;
 const TARGETS = [0.9, 0.95];
 /** The synthetic oracle's "full grid": its truth on EVAL_RES × EVAL_RES cell centres. */
 const EVAL_RES = 48;

@@ -5,20 +5,18 @@
  *
  *   npx tsx analysis/scripts/render-reference.ts [reference.json] [out-dir]
  *
- * Defaults: ../shared/reference/liu2022-phase-grids.json (beside the checkout)
- * and docs/img.
+ * Defaults: the grids shipped in analysis/reference/ and docs/img.
  */
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { referenceGridNames } from '../src/reference.js';
+import { REFERENCE_GRIDS_FILE } from '../src/reference-file.js';
 import { writeReferenceReport } from '../src/report/index.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const referencePath = resolve(
-  process.argv[2] ?? join(root, '..', 'shared', 'reference', 'liu2022-phase-grids.json'),
-);
+const referencePath = resolve(process.argv[2] ?? REFERENCE_GRIDS_FILE);
 const outDir = resolve(process.argv[3] ?? join(root, 'docs', 'img'));
 
 const names = referenceGridNames(await readFile(referencePath, 'utf8'));

@@ -4,6 +4,7 @@ export * from './cells.js';
 export * from './classify.js';
 export * from './phase-map.js';
 export * from './reference.js';
+export * from './reference-file.js';
 export * from './regression.js';
 export * from './report/index.js';
 export * from './types.js';

@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   countPhases,
@@ -9,10 +7,10 @@ import {
   referenceGridNames,
   referenceTrials,
 } from './reference.js';
+import { REFERENCE_GRIDS_FILE } from './reference-file.js';
 
 // CI places shared/ beside the clone, as on development machines.
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const referencePath = path.resolve(repoRoot, '..', 'shared', 'reference', 'liu2022-phase-grids.json');
+const referencePath = REFERENCE_GRIDS_FILE;
 const json = JSON.parse(readFileSync(referencePath, 'utf8')) as unknown;
 
 describe('Liu et al. (2022) reference grids', () => {

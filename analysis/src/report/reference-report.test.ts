@@ -1,14 +1,15 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { REFERENCE_GRIDS_FILE } from '../reference-file.js';
 import { REFERENCE_REPORT_FILES, writeReferenceReport } from './reference-report.js';
 import { PHASE_COLORS } from './style.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
+const _here = dirname(fileURLToPath(import.meta.url));
 // shared/ sits beside the checkout (DESIGN.md, ANCHORS.md).
-const REFERENCE = resolve(here, '..', '..', '..', '..', 'shared', 'reference', 'liu2022-phase-grids.json');
+const REFERENCE = REFERENCE_GRIDS_FILE;
 
 const dirs: string[] = [];
 afterAll(async () => {

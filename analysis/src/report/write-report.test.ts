@@ -1,8 +1,8 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { REFERENCE_GRIDS_FILE } from '../reference-file.js';
 import { MISSING_LIST_LIMIT } from './html.js';
 import type { ReportInput, ReportTrial } from './input.js';
 import { sampleReportInput } from './sample-input.js';
@@ -283,16 +283,7 @@ describe('writeReport on partial and corrupt input', () => {
 });
 
 describe('writeReport with a published grid beside the sweep', () => {
-  const reference = join(
-    dirname(fileURLToPath(import.meta.url)),
-    '..',
-    '..',
-    '..',
-    '..',
-    'shared',
-    'reference',
-    'liu2022-phase-grids.json',
-  );
+  const reference = REFERENCE_GRIDS_FILE;
   const small = () =>
     sampleReportInput({
       weightDecays: [0.1, 1],

@@ -1,18 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { referenceGridNames, writeReferenceReport } from '@grokmap/analysis';
+import { REFERENCE_GRIDS_FILE, referenceGridNames, writeReferenceReport } from '@grokmap/analysis';
 import type { Command } from 'commander';
 import { CliError, createLogger } from '../context.js';
 import { openResultsStore } from '../local-workers.js';
 import { defaultReportDir } from '../report-writer.js';
 import { writeSweepReport } from '../sweep-report.js';
-
-/** The reference grids shipped beside the project (shared/reference), unless a file is named. */
-function defaultReferenceFile(): string {
-  const repoRoot = path.resolve(fileURLToPath(new URL('../../..', import.meta.url)));
-  return path.join(repoRoot, '..', 'shared', 'reference', 'liu2022-phase-grids.json');
-}
 
 export function registerReportCommand(program: Command): void {
   program
@@ -24,7 +17,7 @@ export function registerReportCommand(program: Command): void {
     .option('--reference <grid>', 'draw a published grid from a reference JSON file instead of a sweep')
     .option(
       '--reference-file <file>',
-      'reference JSON file (default shared/reference/liu2022-phase-grids.json)',
+      'reference JSON file (default: the Liu et al. 2022 grids shipped with grokmap)',
     )
     .action(
       async (
@@ -33,7 +26,7 @@ export function registerReportCommand(program: Command): void {
       ) => {
         const logger = createLogger(false);
         if (opts.reference) {
-          const file = path.resolve(opts.referenceFile ?? defaultReferenceFile());
+          const file = path.resolve(opts.referenceFile ?? REFERENCE_GRIDS_FILE);
           if (!existsSync(file)) throw new CliError(`reference file not found: ${file}`);
           const names = referenceGridNames(JSON.parse(readFileSync(file, 'utf8')));
           if (!names.includes(opts.reference)) {
