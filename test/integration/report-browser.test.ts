@@ -1,30 +1,22 @@
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { type ReportInput, type ReportTrial, writeReport } from '@grokmap/analysis/report';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  figureSize,
+  launchChromium,
+  openOffline,
+  saveScreenshot,
+  skipWithoutChromium,
+} from '../support/browser.js';
 
 /**
  * The report as a person sees it: written from a realistic sweep, opened from
- * disk in real headless Chromium with every network request blocked. Needs
- * Debian's chromium (.ci/chromium.sh installs it); under CI a missing browser
- * fails the test, elsewhere the test is skipped with the reason printed.
+ * disk in real headless Chromium with every network request blocked
+ * (see test/support/browser.ts for when it skips).
  */
-
-const CHROMIUM = process.env.GROKMAP_CHROMIUM ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-const inCi = Boolean(process.env.CI);
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const ARTIFACTS = join(root, 'test-artifacts');
-
-if (!haveChromium && !inCi) {
-  process.stderr.write(
-    `report-browser.test.ts skipped: no Chromium at ${CHROMIUM} (install it with .ci/chromium.sh or set GROKMAP_CHROMIUM)\n`,
-  );
-}
 
 /** A sweep over a closed-form phase rule, with failures, a cancellation, a running and a curve-less trial. */
 function realisticInput(): ReportInput {
@@ -108,32 +100,15 @@ function realisticInput(): ReportInput {
   };
 }
 
-describe.skipIf(!haveChromium && !inCi)('report.html in headless Chromium', () => {
+describe.skipIf(skipWithoutChromium('report-browser.test.ts'))('report.html in headless Chromium', () => {
   let browser: Browser;
   let dir: string;
   const input = realisticInput();
 
   beforeAll(async () => {
-    if (!haveChromium) {
-      throw new Error(
-        `Chromium not found at ${CHROMIUM}: run .ci/chromium.sh (CI must install it before the tests)`,
-      );
-    }
     dir = await mkdtemp(join(tmpdir(), 'grokmap-browser-'));
     await writeReport(input, dir);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -142,38 +117,20 @@ describe.skipIf(!haveChromium && !inCi)('report.html in headless Chromium', () =
   });
 
   it('renders offline: figures drawn, one row per trial, no console errors, no request leaves the disk', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const aborted: string[] = [];
-    const consoleErrors: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(m.text());
-    });
-    page.on('pageerror', (e) => consoleErrors.push(String(e)));
-    await page.route('**', (route) => {
-      const url = route.request().url();
-      if (url.startsWith('file:')) return route.continue();
-      aborted.push(url);
-      return route.abort();
-    });
+    const { page, aborted, consoleErrors } = await openOffline(browser, join(dir, 'report.html'));
 
-    await page.goto(pathToFileURL(join(dir, 'report.html')).href, { waitUntil: 'load' });
-
-    const figure = page.locator('#fig-phase svg').first();
-    const box = await figure.boundingBox();
-    expect(box, 'phase diagram SVG is laid out').not.toBeNull();
-    expect(box!.width).toBeGreaterThan(100);
-    expect(box!.height).toBeGreaterThan(100);
-    for (const id of ['#fig-delay', '#fig-curves']) {
-      const b = await page.locator(`${id} svg`).first().boundingBox();
-      expect(b?.width ?? 0, id).toBeGreaterThan(100);
+    const phase = await figureSize(page, 'fig-phase');
+    expect(phase.width, 'phase diagram SVG is laid out').toBeGreaterThan(100);
+    expect(phase.height, 'phase diagram SVG is laid out').toBeGreaterThan(100);
+    for (const id of ['fig-delay', 'fig-curves']) {
+      expect((await figureSize(page, id)).width, id).toBeGreaterThan(100);
     }
 
     expect(await page.locator('#trials tbody tr').count()).toBe(input.trials.length);
     expect(await page.locator('#missing').textContent()).toContain('cancelled-0');
     expect(await page.title()).toBe('grokmap report — browser check <modadd>');
 
-    await mkdir(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, 'report.png'), fullPage: true });
+    await saveScreenshot(page, 'report.png');
 
     expect(aborted).toEqual([]);
     expect(consoleErrors).toEqual([]);
