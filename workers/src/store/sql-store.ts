@@ -1,7 +1,7 @@
 import { type CurvePoint, curvePointSchema, trialOutcomeSchema } from '@grokmap/plugin-sdk';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { formatIssues, StoreError } from './errors.js';
+import { CorruptRowError, formatIssues, StoreError } from './errors.js';
 import { MIGRATIONS, type Migration, runMigrations } from './migrations.js';
 import { RowReader } from './row-reader.js';
 import type { SqlDriver, SqlParam, SqlRow, SqlSession } from './sql-driver.js';
@@ -16,6 +16,8 @@ import {
   type TrialRecord,
   type TrialRecordStatus,
   type TrialResult,
+  type TrialScan,
+  type UnreadableTrial,
 } from './types.js';
 
 /**
@@ -265,11 +267,20 @@ export class SqlResultsStore implements ResultsStore {
   }
 
   async listTrials(sweepId: string): Promise<TrialRecord[]> {
-    const rows = await this.driver.query(
-      'SELECT * FROM trials WHERE sweep_id = ? ORDER BY trial_index, trial_id',
-      [sweepId],
-    );
-    return rows.map(readTrial);
+    return (await this.trialRows(sweepId)).map(readTrial);
+  }
+
+  async scanTrials(sweepId: string): Promise<TrialScan> {
+    const scan: TrialScan = { trials: [], unreadable: [] };
+    for (const row of await this.trialRows(sweepId)) {
+      try {
+        scan.trials.push(readTrial(row));
+      } catch (err) {
+        if (!(err instanceof CorruptRowError)) throw err;
+        scan.unreadable.push(unreadableTrial(row, err));
+      }
+    }
+    return scan;
   }
 
   async getCurves(trialId: string): Promise<CurvePoint[]> {
@@ -338,6 +349,13 @@ export class SqlResultsStore implements ResultsStore {
 
   async close(): Promise<void> {
     await this.driver.close();
+  }
+
+  /** A sweep's trial rows, by index. */
+  private trialRows(sweepId: string): Promise<SqlRow[]> {
+    return this.driver.query('SELECT * FROM trials WHERE sweep_id = ? ORDER BY trial_index, trial_id', [
+      sweepId,
+    ]);
   }
 
   /**
@@ -442,6 +460,24 @@ function readTrial(row: SqlRow): TrialRecord {
     error: r.optionalText('error'),
     startedAt: r.optionalTimestamp('started_at'),
     finishedAt: r.optionalTimestamp('finished_at'),
+  });
+}
+
+/** What can still be read of a corrupt trial row: its id, and its index and parameters when those columns read. */
+function unreadableTrial(row: SqlRow, err: CorruptRowError): UnreadableTrial {
+  const r = new RowReader('trials', err.rowKey, row);
+  const attempt = <T>(read: () => T): T | undefined => {
+    try {
+      return read();
+    } catch {
+      return undefined;
+    }
+  };
+  return dropUndefined({
+    trialId: String(row.trial_id),
+    index: attempt(() => r.integer('trial_index')),
+    params: attempt(() => r.json('params', paramsSchema)),
+    problem: err.message,
   });
 }
 

@@ -479,6 +479,38 @@ describe.each(backends)('$name results store', (backend) => {
     await db.raw('UPDATE curves SET train_acc = ? WHERE trial_id = ? AND step = ?', [7, 't1', 100]);
     await expect(store.getCurves('t1')).rejects.toThrow(/table curves \(trial_id=t1, step=100\).*trainAcc/);
   });
+
+  it('scans a sweep past corrupt trial rows, saying what is wrong with each, and changes nothing', async () => {
+    const { store, db } = await fresh();
+    await store.recordTrialResult(result('t0', { index: 0 }));
+    await store.recordTrialResult(result('t1', { index: 1 }));
+    await store.recordTrialResult(result('t2', { index: 2, params: { seed: 2 } }));
+    await db.raw('UPDATE trials SET outcome = ? WHERE trial_id = ?', ['{"status": "completed"', 't1']);
+    await db.raw('UPDATE trials SET params = ? WHERE trial_id = ?', ['[1, 2]', 't2']);
+    const before = await db.raw('SELECT * FROM trials ORDER BY trial_id');
+
+    await expect(store.listTrials('sweep-a')).rejects.toThrow(CorruptRowError);
+    const scan = await store.scanTrials('sweep-a');
+    expect(scan.trials.map((t) => t.trialId)).toEqual(['t0']);
+    expect(scan.trials[0]).toEqual(await store.getTrial('t0'));
+    expect(scan.unreadable).toEqual([
+      {
+        trialId: 't1',
+        index: 1,
+        params: result('t1').params,
+        problem: expect.stringMatching(/table trials \(trial_id=t1\): column outcome: invalid JSON/),
+      },
+      {
+        trialId: 't2',
+        index: 2,
+        problem: expect.stringMatching(
+          /table trials \(trial_id=t2\): column params: unexpected JSON content/,
+        ),
+      },
+    ]);
+    expect(await store.scanTrials('no-such-sweep')).toEqual({ trials: [], unreadable: [] });
+    expect(await db.raw('SELECT * FROM trials ORDER BY trial_id')).toEqual(before);
+  });
 });
 
 describe('sqlite results store on disk', () => {

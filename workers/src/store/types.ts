@@ -76,6 +76,22 @@ export interface TrialResult {
   semiGrokking: boolean;
 }
 
+/** A trial row that exists but cannot be read back into a record. */
+export interface UnreadableTrial {
+  trialId: string;
+  /** Its index in the sweep, when that column reads. */
+  index?: number;
+  /** Its parameters, when that column reads. */
+  params?: Record<string, unknown>;
+  /** What is wrong: the table, row and column, as a CorruptRowError says it. */
+  problem: string;
+}
+
+export interface TrialScan {
+  trials: TrialRecord[];
+  unreadable: UnreadableTrial[];
+}
+
 export type RegressionVerdictLabel = 'pass' | 'regressed' | 'inconclusive' | 'baseline';
 
 /** A scheduled run's verdict against its baseline (one per sweep). */
@@ -128,7 +144,14 @@ export interface ResultsStore {
     error: string;
   }): Promise<{ recorded: boolean }>;
   getTrial(trialId: string): Promise<TrialRecord | undefined>;
+  /** Every trial of a sweep; throws a CorruptRowError on the first row that cannot be read. */
   listTrials(sweepId: string): Promise<TrialRecord[]>;
+  /**
+   * Every trial of a sweep that can be read, and for each row that cannot,
+   * what is wrong with it (for reports that must show what is missing rather
+   * than fail). Reads only; a corrupt row is left as it is.
+   */
+  scanTrials(sweepId: string): Promise<TrialScan>;
   getCurves(trialId: string): Promise<CurvePoint[]>;
   /** Record a regression verdict; a second save for the same sweep replaces the first. */
   saveRegression(record: RegressionRecord): Promise<void>;
