@@ -43,6 +43,23 @@ export async function scheduledTrialActivities(
   return scheduled;
 }
 
+/**
+ * The attempt on which each activity of this type in the sweep's history ended (the history
+ * keeps only an activity's last attempt): above 1 where a retry took over from a lost attempt.
+ */
+export async function activityAttempts(client: Client, sweepId: string, type: string): Promise<number[]> {
+  const history = await client.workflow.getHandle(sweepId).fetchHistory();
+  const scheduled = new Set<string>();
+  const attempts: number[] = [];
+  for (const event of history.events ?? []) {
+    if (event.activityTaskScheduledEventAttributes?.activityType?.name === type)
+      scheduled.add(String(event.eventId));
+    const started = event.activityTaskStartedEventAttributes;
+    if (started && scheduled.has(String(started.scheduledEventId))) attempts.push(started.attempt ?? 1);
+  }
+  return attempts;
+}
+
 export async function auditSweep(client: Client, store: ResultsStore, sweepId: string): Promise<SweepAudit> {
   const started = (await scheduledTrialActivities(client, sweepId)).flatMap((a) => a.trialIds);
   const records = await store.listTrials(sweepId);

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { freePort, startDevServer } from '@grokmap/infra';
-import type { ResultsStore } from '@grokmap/workers';
+import { type ResultsStore, TEST_PAUSE_ENV, TEST_PAUSE_LOG, type TrialRecord } from '@grokmap/workers';
 import type { SweepResult } from '@grokmap/workflows';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,14 +17,19 @@ import {
   waitFor,
   writeSpec,
 } from '../support/harness.js';
-import { auditSweep, type ScenarioRow, writeTable } from './audit.js';
+import { activityAttempts, auditSweep, type ScenarioRow, writeTable } from './audit.js';
 
 /**
  * Faults injected into running sweeps on a real Temporal dev server with
  * real worker processes: killed workers, a restarted server, plugins that
  * throw, hang, diverge or exhaust memory, a spent failure budget, a sweep
  * started twice, a cancel. After each, the store is audited against the
- * workflow's history: nothing lost, nothing duplicated.
+ * workflow's history: nothing lost, nothing duplicated. The control worker
+ * is also killed at a known point: inside a suggestion and inside a store
+ * write, held there by its test-only pause (GROKMAP_TEST_PAUSE_IN). Those
+ * two scenarios take over two minutes each: Temporal retries the lost
+ * attempt only when its start-to-close timeout (2 min, control-proxies.ts)
+ * runs out.
  */
 
 type Worker = ReturnType<typeof spawnCli>;
@@ -54,13 +59,65 @@ describe('faults during a running sweep', () => {
       env(),
     );
 
+  /** A control worker; `pauseIn` names control activities it pauses in (test-only hook), after their work. */
+  const startControl = (pauseIn?: string) =>
+    spawnCli(
+      ['worker', '--queue', 'control'],
+      pauseIn ? { ...env(), [TEST_PAUSE_ENV]: pauseIn, GROKMAP_TEST_PAUSE_MS: '60000' } : env(),
+    );
+
+  /** Wait until the control worker logs that it holds `activity` of this sweep, its work done. */
+  const pausedIn = (activity: string, sweepId: string) =>
+    waitFor(
+      `the control worker paused in ${activity}`,
+      async () =>
+        control
+          .output()
+          .split('\n')
+          .some((line) => line.includes(`${TEST_PAUSE_LOG} ${activity}`) && line.includes(sweepId)),
+      180_000,
+    );
+
+  /**
+   * Start a sweep under a control worker that pauses in `activity` (its work done, its answer not yet
+   * returned); once it holds this sweep there, run `atPause`, SIGKILL the worker and start a plain one.
+   * Returns the sweep's id and result, and the seconds from start to result.
+   */
+  async function killControlIn(
+    activity: string,
+    name: string,
+    spec: Record<string, unknown>,
+    atPause: (sweepId: string) => Promise<void>,
+  ): Promise<{ sweepId: string; res: SweepResult; seconds: number }> {
+    await stopProcess(control);
+    control = startControl(activity);
+    let paused = true;
+    const startedAt = Date.now();
+    try {
+      const sweepId = await start(name, spec);
+      await pausedIn(activity, sweepId);
+      await atPause(sweepId);
+      await stopProcess(control, 'SIGKILL');
+      control = startControl();
+      paused = false;
+      const res = await result(sweepId);
+      return { sweepId, res, seconds: Math.round((Date.now() - startedAt) / 1000) };
+    } finally {
+      // Leave a control worker without the pause for the scenarios after this one.
+      if (paused) {
+        await stopProcess(control, 'SIGKILL');
+        control = startControl();
+      }
+    }
+  }
+
   beforeAll(async () => {
     port = await freePort();
     server = await startDevServer({ home, logger, ui: false, detached: false, port, dbFile });
     connection = await Connection.connect({ address: server.address });
     client = new Client({ connection, namespace: 'default' });
     store = await openTestStore('sqlite', home);
-    control = spawnCli(['worker', '--queue', 'control'], env());
+    control = startControl();
     trainer = startTrainer();
   });
 
@@ -177,7 +234,7 @@ describe('faults during a running sweep', () => {
     await waitFor('a trial finished without a control worker', async () =>
       (await store.listTrials(sweepId)).some((t) => t.status === 'completed'),
     );
-    control = spawnCli(['worker', '--queue', 'control'], env());
+    control = startControl();
     const res = await result(sweepId);
     const audit = await check(entry, sweepId);
     expect(res.status).toBe('completed');
@@ -229,6 +286,131 @@ describe('faults during a running sweep', () => {
     // Out of memory is retried (max_attempts 2) before it is recorded.
     expect(byFail.get('oom')?.attempts).toBe(2);
     expect(byFail.get('throw')?.attempts).toBe(1);
+    entry.survived = true;
+  });
+
+  it('a plugin that segfaults: only its trial fails, with the signal named; the worker stays up', async () => {
+    const entry = scenario('plugin segfault', 'fail: segfault (a real SIGSEGV) in 2 of 4 trials');
+    const spec = quick('segfault', {
+      parameters: { data_fraction: { values: [0.3, 0.7] }, fail: { values: ['segfault', 'none'] } },
+      fixed: { max_steps: 2000, eval_every: 100, model_size: 64, step_delay_ms: 20, fail_at_step: 500 },
+      limits: { heartbeat_timeout_s: 10, max_attempts: 2 },
+    });
+    const trainerPid = trainer.pid;
+    const sweepId = await start('segfault', spec);
+    const res = await result(sweepId);
+    const audit = await check(entry, sweepId);
+    expect(res.status).toBe('completed');
+    const crashed = audit.records.filter((t) => t.params.fail === 'segfault');
+    const others = audit.records.filter((t) => t.params.fail === 'none');
+    expect(crashed.map((t) => [t.status, t.attempts])).toEqual([
+      ['error', 2],
+      ['error', 2],
+    ]);
+    for (const t of crashed)
+      expect(t.error).toMatch(
+        /^TrialProcessCrashed: trial process killed by signal SIGSEGV \(segmentation fault\)/,
+      );
+    expect(others.map((t) => t.status)).toEqual(['completed', 'completed']);
+    // The worker process that hosted the crashed trials is the one still running.
+    expect(trainer.pid).toBe(trainerPid);
+    expect([trainer.exitCode, trainer.signalCode]).toEqual([null, null]);
+    entry.note = `${crashed[0]?.error?.split('; stderr')[0]} (after 2 attempts); the 2 other trials completed; trainer worker still up (same pid)`;
+    entry.survived = true;
+  });
+
+  it('the control worker SIGKILLed inside a suggestion: retried, same trials as an undisturbed run', async () => {
+    const entry = scenario(
+      'control worker killed in suggestTrials',
+      'SIGKILL while suggestTrials holds its proposal',
+    );
+    const bayes = (name: string) => ({
+      name: `${name}-${run}`,
+      trainer: 'synthetic',
+      method: 'bayes',
+      seed: 7,
+      metric: { name: 'steps_to_generalize', goal: 'minimize' },
+      budget: { trials: 8, parallel: 4 },
+      parameters: {
+        weight_decay: { distribution: 'log_uniform_values', min: 0.01, max: 10 },
+        data_fraction: { distribution: 'uniform', min: 0.1, max: 0.9 },
+      },
+      fixed: { max_steps: 20000, eval_every: 100, model_size: 64, seed: 0 },
+    });
+    const calmId = await start('bayes-calm', bayes('bayes-calm'));
+    const calm = await result(calmId);
+    expect(calm.status).toBe('completed');
+
+    const { sweepId, res, seconds } = await killControlIn(
+      'suggestTrials',
+      'bayes-rough',
+      bayes('bayes-rough'),
+      async (id) => {
+        // The proposal is computed but has not reached the workflow: no trial is running yet.
+        expect(await store.listTrials(id)).toEqual([]);
+      },
+    );
+    const audit = await check(entry, sweepId);
+    expect(res.status).toBe('completed');
+    const attempts = await activityAttempts(client, sweepId, 'suggestTrials');
+    expect(attempts[0], 'the killed suggestion was retried').toBeGreaterThanOrEqual(2);
+    const calmTrials = await store.listTrials(calmId);
+    expect(audit.records.map((t) => [t.index, t.params, t.status, t.phase])).toEqual(
+      calmTrials.map((t) => [t.index, t.params, t.status, t.phase]),
+    );
+    expect(new Set(audit.records.map((t) => t.trialId)).size).toBe(audit.started.length);
+    expect(audit.records.length).toBe(8);
+    entry.note = `first suggestTrials ended on attempt ${attempts[0]}; ${audit.records.length} trials, the same as the undisturbed run; ${seconds} s (a lost attempt waits out its 2-minute timeout)`;
+    entry.survived = true;
+  });
+
+  it('the control worker SIGKILLed inside a store write: retried, one record per trial', async () => {
+    const entry = scenario(
+      'control worker killed in recordTrialFailure',
+      'SIGKILL after the failure record committed, before the activity returned',
+    );
+    const spec = quick('kill-in-write', {
+      parameters: { data_fraction: { values: [0.3, 0.7] }, fail: { values: ['segfault', 'none'] } },
+      fixed: { max_steps: 2000, eval_every: 100, model_size: 64, step_delay_ms: 20, fail_at_step: 500 },
+      // One attempt: the crash goes straight to the workflow, which records it through the control worker.
+      limits: { heartbeat_timeout_s: 10, max_attempts: 1 },
+    });
+    let written: TrialRecord[] = [];
+    const { sweepId, res, seconds } = await killControlIn(
+      'recordTrialFailure',
+      'kill-in-write',
+      spec,
+      async (id) => {
+        // The write has committed; the activity has not returned: its retry writes it again.
+        written = (await store.listTrials(id)).filter(
+          (t) => t.params.fail === 'segfault' && t.status === 'error',
+        );
+        expect(written.length).toBeGreaterThan(0);
+      },
+    );
+    const audit = await check(entry, sweepId);
+    expect(res.status).toBe('completed');
+    const attempts = await activityAttempts(client, sweepId, 'recordTrialFailure');
+    expect(attempts.length).toBe(2);
+    expect(Math.max(...attempts), 'the killed write was retried').toBeGreaterThanOrEqual(2);
+    const outcomes = audit.records.map((t) => [String(t.params.fail), t.status, t.attempts]);
+    expect(outcomes.sort()).toEqual([
+      ['none', 'completed', 1],
+      ['none', 'completed', 1],
+      ['segfault', 'error', 1],
+      ['segfault', 'error', 1],
+    ]);
+    // Exactly one record per trial, and the retried write left the first one as it was.
+    expect(new Set(audit.records.map((t) => t.trialId)).size).toBe(audit.records.length);
+    expect(audit.records.length).toBe(audit.started.length);
+    for (const w of written)
+      expect(audit.records.find((t) => t.trialId === w.trialId)).toMatchObject({
+        status: w.status,
+        error: w.error,
+        attempts: w.attempts,
+      });
+    for (const t of audit.records.filter((r) => r.status === 'error')) expect(t.error).toMatch(/SIGSEGV/);
+    entry.note = `recordTrialFailure attempts ${attempts.join(', ')}; ${written.length} record(s) committed before the kill kept as written; ${seconds} s (a lost attempt waits out its 2-minute timeout)`;
     entry.survived = true;
   });
 

@@ -10,8 +10,11 @@ import { z } from 'zod';
  * - `hang`:  stops at `fail_at_step` and never reports again; returns `cancelled`
  *            only once the context's signal aborts (a heartbeat-timeout test).
  * - `oom`:   allocates memory at `fail_at_step` until the process dies.
+ * - `segfault`: the process sends itself SIGSEGV at `fail_at_step`, as a
+ *            crashing native extension would (never call it in-process).
+ * - `none`:  nothing fires; so a grid over `fail` can hold trials that run normally.
  */
-export const FAILURE_HOOKS = ['throw', 'nan', 'hang', 'oom'] as const;
+export const FAILURE_HOOKS = ['throw', 'nan', 'hang', 'oom', 'segfault', 'none'] as const;
 export type FailureHook = (typeof FAILURE_HOOKS)[number];
 
 const positiveInt = z.number().int().positive();

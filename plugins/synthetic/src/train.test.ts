@@ -172,4 +172,39 @@ describe('test-only failure hooks', () => {
     expect(child.status).not.toBe(0);
     expect(child.stderr).toMatch(/heap out of memory|Allocation failed/i);
   });
+
+  it('segfault: a process running it dies by SIGSEGV after reporting the steps before fail_at_step', () => {
+    const entry = fileURLToPath(new URL('./index.ts', import.meta.url));
+    const script = `
+      const { default: t } = await import(${JSON.stringify(entry)});
+      const { createTestContext } = await import('@grokmap/plugin-sdk');
+      const ctx = createTestContext();
+      const p = t.params.parse({ fail: 'segfault', fail_at_step: 300, max_steps: 1000, eval_every: 100 });
+      const running = t.train(p, { ...ctx, report: (r) => { ctx.report(r); console.log('step', r.step); } });
+      await running;
+      process.exit(0);`;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      encoding: 'utf8',
+      timeout: 50_000,
+    });
+    expect(child.signal).toBe('SIGSEGV');
+    expect(child.status).toBeNull();
+    const steps = child.stdout.match(/step \d+/g)?.map((s) => Number(s.slice(5))) ?? [];
+    expect(Math.max(...steps)).toBeLessThan(300);
+    expect(steps.length).toBeGreaterThan(0);
+  });
+
+  it('none: nothing fires, the run is the one without a hook', async () => {
+    expect(synthetic.params.safeParse({ fail: 'none' }).success).toBe(true);
+    const [plain, none] = await Promise.all([
+      synthetic.train(params({ ...grokking, max_steps: 2000 }), createTestContext()),
+      synthetic.train(
+        params({ ...grokking, max_steps: 2000, fail: 'none', fail_at_step: 100 }),
+        createTestContext(),
+      ),
+    ]);
+    expect(none.status).toBe('completed');
+    expect(none).toEqual(plain);
+  });
 });

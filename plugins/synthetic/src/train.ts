@@ -74,6 +74,12 @@ export async function trainSynthetic(p: SyntheticParams, ctx: TrainerContext): P
         await untilAborted(ctx.signal);
         return finish('cancelled', abortReason(ctx.signal));
       }
+      if (p.fail === 'segfault') {
+        // A real SIGSEGV, as from a crashing native extension; the wait covers its delivery.
+        process.kill(process.pid, 'SIGSEGV');
+        await untilAborted(ctx.signal);
+        return finish('cancelled', abortReason(ctx.signal));
+      }
       await exhaustMemory(ctx.signal);
       return finish('cancelled', abortReason(ctx.signal));
     }
@@ -113,7 +119,7 @@ export function observe(shape: RunShape, step: number, key: number): CurvePoint 
 
 /** The step at which the test-only failure hook fires on this attempt, if it does. */
 function failureStep(p: SyntheticParams, attempt: number): number | undefined {
-  if (p.fail === undefined) return undefined;
+  if (p.fail === undefined || p.fail === 'none') return undefined;
   if (p.fail_attempts !== undefined && attempt > p.fail_attempts) return undefined;
   return p.fail_at_step ?? Math.max(1, Math.floor(p.max_steps / 2));
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { proposeTrials } from '@grokmap/analysis/samplers';
 import type {
   FinishSweepInput,
@@ -16,8 +17,35 @@ export interface ControlActivityDeps {
   writeReport?: (sweepId: string) => Promise<string>;
 }
 
+/**
+ * TEST-ONLY fault hook; never set it outside the fault-injection suite. `GROKMAP_TEST_PAUSE_IN`
+ * names control activities (comma-separated: registerSweep, suggestTrials, recordTrialFailure,
+ * finishSweep) that, once their work is done (the proposal computed, the store write committed)
+ * and before they return, log `test-only pause in <activity>` and sleep `GROKMAP_TEST_PAUSE_MS`
+ * (default 5000), so a test can SIGKILL the worker at the point where the work is done but
+ * Temporal has not heard of it. Unset: nothing happens.
+ */
+export const TEST_PAUSE_ENV = 'GROKMAP_TEST_PAUSE_IN';
+export const TEST_PAUSE_LOG = 'test-only pause in';
+
+function testPause(logger: Logger, env: NodeJS.ProcessEnv = process.env) {
+  const names = new Set(
+    (env[TEST_PAUSE_ENV] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+  const ms = Number(env.GROKMAP_TEST_PAUSE_MS ?? 5_000);
+  return async (activity: string, sweepId: string): Promise<void> => {
+    if (!names.has(activity)) return;
+    logger.warn({ activity, sweepId, ms }, `${TEST_PAUSE_LOG} ${activity}`);
+    await sleep(ms);
+  };
+}
+
 /** Activities on the control queue: bookkeeping in the results store and reports. All idempotent. */
-export function createControlActivities(deps: ControlActivityDeps) {
+export function createControlActivities(deps: ControlActivityDeps, env: NodeJS.ProcessEnv = process.env) {
+  const pause = testPause(deps.logger, env);
   return {
     async registerSweep(input: RegisterSweepInput): Promise<void> {
       const now = new Date().toISOString();
@@ -33,15 +61,18 @@ export function createControlActivities(deps: ControlActivityDeps) {
         createdAt: existing?.createdAt ?? now,
         updatedAt: now,
       });
+      await pause('registerSweep', input.sweepId);
     },
 
     async suggestTrials(input: SuggestTrialsInput): Promise<SuggestTrialsResult> {
-      return proposeTrials(input.spec, input.sweepId, input.state, input.n);
+      const proposal = proposeTrials(input.spec, input.sweepId, input.state, input.n);
+      await pause('suggestTrials', input.sweepId);
+      return proposal;
     },
 
     async recordTrialFailure(input: RecordTrialFailureInput): Promise<{ recorded: boolean }> {
       const { trial } = input;
-      return deps.store.recordTrialFailure({
+      const recorded = await deps.store.recordTrialFailure({
         sweepId: input.sweepId,
         trialId: trial.trialId,
         index: trial.index,
@@ -50,6 +81,8 @@ export function createControlActivities(deps: ControlActivityDeps) {
         status: input.status,
         error: input.reason,
       });
+      await pause('recordTrialFailure', input.sweepId);
+      return recorded;
     },
 
     async finishSweep(input: FinishSweepInput): Promise<{ reportDir?: string }> {
@@ -66,6 +99,7 @@ export function createControlActivities(deps: ControlActivityDeps) {
         ...(input.verdict ? { verdict: input.verdict } : {}),
         ...(reportDir ? { reportDir } : {}),
       });
+      await pause('finishSweep', input.sweepId);
       return reportDir ? { reportDir } : {};
     },
   };

@@ -48,6 +48,29 @@ describe('TrialProcessPool', () => {
     }
   });
 
+  it('names the signal of a trial whose process segfaults, and runs the next trial in a fresh one', async () => {
+    const pool = new TrialProcessPool({ size: 1, logger });
+    try {
+      const crashed = await pool.run(
+        job('segv', { fail: 'segfault', fail_at_step: 200, max_steps: 1000, eval_every: 100 }),
+        noCallbacks,
+        new AbortController().signal,
+      );
+      expect(crashed).toMatchObject({ kind: 'crashed', hung: false, outOfMemory: false });
+      expect(crashed.kind === 'crashed' && crashed.message).toMatch(
+        /^trial process killed by signal SIGSEGV \(segmentation fault\)/,
+      );
+      const next = await pool.run(
+        job('after-segv', { max_steps: 500, eval_every: 100 }),
+        noCallbacks,
+        new AbortController().signal,
+      );
+      expect(next.kind === 'outcome' && next.outcome.status).toBe('completed');
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('runs the next trial in a fresh process after a kill', async () => {
     const pool = new TrialProcessPool({ size: 1, logger });
     try {

@@ -211,7 +211,7 @@ export class TrialProcessPool {
               ? `out of memory: resident memory reached the limit of ${this.options.memoryLimitMb} MiB; process killed`
               : outOfMemory
                 ? 'out of memory'
-                : `trial process exited (${sig ? `signal ${sig}` : `code ${code}`})`;
+                : processEnd(code, sig);
         finish({
           kind: 'crashed',
           message: tail ? `${why}; stderr: ${tail.slice(-1500)}` : why,
@@ -272,6 +272,22 @@ export class TrialProcessPool {
       }),
     );
   }
+}
+
+/** What signals that end a trial's process mean, for its failure reason. */
+const SIGNAL_MEANING: Partial<Record<NodeJS.Signals, string>> = {
+  SIGSEGV: 'segmentation fault',
+  SIGBUS: 'bus error',
+  SIGILL: 'illegal instruction',
+  SIGFPE: 'arithmetic exception',
+  SIGABRT: 'aborted',
+};
+
+/** How a trial's process ended when no watchdog killed it: the signal by name and meaning, or the exit code. */
+export function processEnd(code: number | null, sig: NodeJS.Signals | null): string {
+  if (!sig) return `trial process exited with code ${code}`;
+  const meaning = SIGNAL_MEANING[sig];
+  return `trial process killed by signal ${sig}${meaning ? ` (${meaning})` : ''}`;
 }
 
 /** Resident set size of a process in MiB (Linux /proc); 0 where unknown. */
