@@ -1,4 +1,4 @@
-import { syntheticParamsSchema } from '@grokmap/plugin-synthetic';
+import { FAILURE_HOOKS, syntheticParamsSchema } from '@grokmap/plugin-synthetic';
 import { HARD_TRIAL_CAP, type SpecCheck, type TrainerLookup, validateSpecText } from '@grokmap/workflows';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -355,7 +355,7 @@ describe('spec validation (property-based)', () => {
       }),
       fc.record({
         key: fc.constant('fail'),
-        value: fc.string({ maxLength: 8 }).filter((s) => !['throw', 'nan', 'hang', 'oom'].includes(s)),
+        value: fc.string({ maxLength: 8 }).filter((s) => !(FAILURE_HOOKS as readonly string[]).includes(s)),
       }),
     );
     fc.assert(
