@@ -62,6 +62,15 @@ export interface RecordTrialFailureInput {
   reason: string;
 }
 
+/**
+ * `recorded: false` when the trial already had a final record (the failure is then not written);
+ * `stored` is that record's outcome, so the workflow counts the trial as it really ended.
+ */
+export interface RecordTrialFailureResult {
+  recorded: boolean;
+  stored?: Pick<TrialSummary, 'status' | 'phase' | 'metric'>;
+}
+
 export interface FinishSweepInput {
   sweepId: string;
   status: 'completed' | 'failed' | 'cancelled';
@@ -89,7 +98,7 @@ export interface ControlActivities {
   registerSweep(input: RegisterSweepInput): Promise<void>;
   /** Propose the next trials of a bayes or adaptive sweep (fits models; deterministic for the spec's seed and state). */
   suggestTrials(input: SuggestTrialsInput): Promise<SuggestTrialsResult>;
-  recordTrialFailure(input: RecordTrialFailureInput): Promise<{ recorded: boolean }>;
+  recordTrialFailure(input: RecordTrialFailureInput): Promise<RecordTrialFailureResult>;
   finishSweep(input: FinishSweepInput): Promise<{ reportDir?: string }>;
 }
 

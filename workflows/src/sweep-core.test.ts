@@ -5,6 +5,7 @@ import { gridShape, randomPoint } from './search-space.js';
 import { type SweepSpec, sweepSpecSchema } from './spec.js';
 import {
   applyTrialSummary,
+  failedActivityOutcomes,
   failureBudgetSpent,
   initialSweepState,
   packsOf,
@@ -153,5 +154,25 @@ describe('packsOf', () => {
   it('gives one trial per pack at size 1, and nothing for no trials', () => {
     expect(packsOf(['a', 'b'], 1)).toEqual([['a'], ['b']]);
     expect(packsOf([], 4)).toEqual([]);
+  });
+});
+
+describe('failedActivityOutcomes', () => {
+  it('counts trials the store already finished as they ended, the rest with the failure', () => {
+    const trials = [
+      { trialId: 'a', index: 0 },
+      { trialId: 'b', index: 1 },
+      { trialId: 'c', index: 2 },
+    ];
+    const records = [
+      { recorded: false, stored: { status: 'completed' as const, phase: 'grokking' as const, metric: 120 } },
+      { recorded: true },
+      { recorded: false },
+    ];
+    expect(failedActivityOutcomes(trials, records, 'timed_out')).toEqual([
+      { trialId: 'a', index: 0, status: 'completed', phase: 'grokking', metric: 120 },
+      { trialId: 'b', index: 1, status: 'timed_out', phase: null, metric: null },
+      { trialId: 'c', index: 2, status: 'timed_out', phase: null, metric: null },
+    ]);
   });
 });

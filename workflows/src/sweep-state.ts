@@ -1,4 +1,9 @@
-import type { ModelSamplerState, PhaseName, TrialSummary } from './activity-types.js';
+import type {
+  ModelSamplerState,
+  PhaseName,
+  RecordTrialFailureResult,
+  TrialSummary,
+} from './activity-types.js';
 import type { StaticSamplerState } from './samplers/static-sampler.js';
 import type { SweepSpec } from './spec.js';
 
@@ -128,4 +133,20 @@ export function packsOf<T>(trials: readonly T[], size: number): T[][] {
   const packs: T[][] = [];
   for (let i = 0; i < trials.length; i += size) packs.push(trials.slice(i, i + size));
   return packs;
+}
+
+/**
+ * How the trials of a trainer activity that failed for good (every attempt) ended: as the store
+ * says where it already had a final record (a pack's trials finished before the pack failed),
+ * else with the activity's failure.
+ */
+export function failedActivityOutcomes(
+  trials: readonly Pick<TrialSummary, 'trialId' | 'index'>[],
+  records: readonly RecordTrialFailureResult[],
+  status: 'error' | 'timed_out',
+): Pick<TrialSummary, 'trialId' | 'index' | 'status' | 'phase' | 'metric'>[] {
+  return trials.map(({ trialId, index }, i) => {
+    const stored = records[i]?.stored;
+    return stored ? { trialId, index, ...stored } : { trialId, index, status, phase: null, metric: null };
+  });
 }

@@ -28,6 +28,7 @@ import {
 import {
   applyTrialSummary,
   DEFAULT_MAX_HISTORY_EVENTS,
+  failedActivityOutcomes,
   failureBudgetSpent,
   initialSweepState,
   packsOf,
@@ -211,17 +212,16 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         if (isCancellation(err)) return; // recorded below, once the sweep's cancellation is handled
         const reason = failureReason(err);
         const status = reason.startsWith('timeout') ? 'timed_out' : 'error';
-        // Recorded even if the sweep is being cancelled meanwhile: the trials did fail. (A pack's trials
-        // recorded as finished before it failed keep their records: recording a failure is then a no-op.)
-        await CancellationScope.nonCancellable(() =>
+        // Recorded even if the sweep is being cancelled meanwhile: the trials did fail. A pack's trials
+        // recorded as finished before it failed keep their records, and are counted as they ended.
+        const records = await CancellationScope.nonCancellable(() =>
           Promise.all(
             trials.map((trial) =>
               control.recordTrialFailure({ sweepId, trial, status, attempts: limits.max_attempts, reason }),
             ),
           ),
         );
-        for (const trial of trials)
-          onFinished({ trialId: trial.trialId, index: trial.index, status, phase: null, metric: null });
+        for (const outcome of failedActivityOutcomes(trials, records, status)) onFinished(outcome);
       },
     );
   };

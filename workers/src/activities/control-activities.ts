@@ -3,12 +3,14 @@ import { proposeTrials } from '@grokmap/analysis/samplers';
 import type {
   FinishSweepInput,
   RecordTrialFailureInput,
+  RecordTrialFailureResult,
   RegisterSweepInput,
   SuggestTrialsInput,
   SuggestTrialsResult,
 } from '@grokmap/workflows';
 import type { Logger } from 'pino';
-import type { ResultsStore } from '../store/types.js';
+import { FINAL_TRIAL_STATUSES, type ResultsStore } from '../store/types.js';
+import { summaryFromRecord } from './trial-summary.js';
 
 export interface ControlActivityDeps {
   store: ResultsStore;
@@ -70,9 +72,9 @@ export function createControlActivities(deps: ControlActivityDeps, env: NodeJS.P
       return proposal;
     },
 
-    async recordTrialFailure(input: RecordTrialFailureInput): Promise<{ recorded: boolean }> {
+    async recordTrialFailure(input: RecordTrialFailureInput): Promise<RecordTrialFailureResult> {
       const { trial } = input;
-      const recorded = await deps.store.recordTrialFailure({
+      const { recorded } = await deps.store.recordTrialFailure({
         sweepId: input.sweepId,
         trialId: trial.trialId,
         index: trial.index,
@@ -82,10 +84,18 @@ export function createControlActivities(deps: ControlActivityDeps, env: NodeJS.P
         error: input.reason,
       });
       await pause('recordTrialFailure', input.sweepId);
-      return recorded;
+      if (recorded) return { recorded };
+      // Already final (a pack's trial that finished before its pack failed): say how it ended.
+      const existing = await deps.store.getTrial(trial.trialId);
+      if (!existing || !FINAL_TRIAL_STATUSES.includes(existing.status)) return { recorded };
+      const { status, phase, metric } = summaryFromRecord(existing);
+      return { recorded, stored: { status, phase, metric } };
     },
 
     async finishSweep(input: FinishSweepInput): Promise<{ reportDir?: string }> {
+      const verdict = input.verdict ? { verdict: input.verdict } : {};
+      // The status first: the report reads the sweep from the store and must show how it ended.
+      await deps.store.setSweepStatus(input.sweepId, input.status, verdict);
       let reportDir: string | undefined;
       if (input.writeReport && deps.writeReport) {
         try {
@@ -95,10 +105,7 @@ export function createControlActivities(deps: ControlActivityDeps, env: NodeJS.P
           deps.logger.error({ err, sweepId: input.sweepId }, 'report failed');
         }
       }
-      await deps.store.setSweepStatus(input.sweepId, input.status, {
-        ...(input.verdict ? { verdict: input.verdict } : {}),
-        ...(reportDir ? { reportDir } : {}),
-      });
+      if (reportDir) await deps.store.setSweepStatus(input.sweepId, input.status, { ...verdict, reportDir });
       await pause('finishSweep', input.sweepId);
       return reportDir ? { reportDir } : {};
     },

@@ -5,9 +5,10 @@ import { trialProgressSignal, trialsProgressSignal } from '@grokmap/workflows';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { metricValue } from '../metric.js';
-import type { ResultsStore, TrialRecord } from '../store/types.js';
+import type { ResultsStore } from '../store/types.js';
 import { FINAL_TRIAL_STATUSES } from '../store/types.js';
 import type { TrialRunner, TrialRunResult } from '../trial-runner/index.js';
+import { summaryFromRecord } from './trial-summary.js';
 
 export interface TrainerActivityDeps {
   store: ResultsStore;
@@ -40,21 +41,6 @@ function failureSummary(
     attempts,
     reason,
     recorded,
-  };
-}
-
-function summaryFromRecord(record: TrialRecord): TrialSummary {
-  return {
-    trialId: record.trialId,
-    index: record.index,
-    status: record.status === 'running' ? 'error' : record.status,
-    phase: record.phase ?? null,
-    tTrain: record.tTrain ?? null,
-    tVal: record.tVal ?? null,
-    metric: null,
-    attempts: record.attempts,
-    ...(record.error ? { reason: record.error } : {}),
-    recorded: false,
   };
 }
 
