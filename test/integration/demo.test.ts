@@ -206,6 +206,8 @@ describe('grokmap demo (the README command) end to end', () => {
   it('writes report.html under its home', () => {
     expect(reportFile).toBe(path.join(home, 'reports', sweepId, 'report.html'));
     expect(existsSync(reportFile)).toBe(true);
+    // Drawn after the sweep's final status was stored, so it says how the sweep ended.
+    expect(readFileSync(reportFile, 'utf8')).toContain('status <strong>completed</strong>');
   });
 
   describe.skipIf(skipWithoutChromium('demo.test.ts'))('its report in headless Chromium', () => {
