@@ -173,6 +173,37 @@ describe.each(storeKinds())('scheduled regression sweeps (%s store)', (kind: Sto
     expect(hooks).toHaveLength(1);
   });
 
+  it('--every, --paused and a pinned --baseline <sweep-id>: each run compares with that sweep', async () => {
+    const name = `pinned-${run}`;
+    const file = writeSpec(specDir, 'pinned', { ...nightlySpec(0), name: `pinned-${run}` });
+    const started = await runCli(['sweep', 'start', file, '--wait', '--json'], env());
+    expect(started.code, started.stderr).toBe(0);
+    const pinned = (JSON.parse(started.stdout) as { sweepId: string }).sweepId;
+    expect(pinned).toBeTruthy();
+    const badEvery = await runCli(['schedule', 'create', name, file, '--every', 'nightly'], env());
+    expect(badEvery.code).toBe(2);
+    expect(badEvery.stderr).toMatch(/--every 'nightly'/);
+    const created = await runCli(
+      ['schedule', 'create', name, file, '--every', '6h', '--baseline', pinned, '--paused'],
+      env(),
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const handle = server.client.schedule.getHandle(name);
+    const described = await handle.describe();
+    expect(described.state.paused).toBe(true);
+    expect((described.spec.intervals ?? []).map((i) => i.every)).toEqual([6 * 3600 * 1000]);
+    const memo = await runCli(['schedule', 'describe', name, '--json'], env());
+    expect(memo.code, memo.stderr).toBe(0);
+    expect(JSON.parse(memo.stdout)).toMatchObject({ when: 'every 6h', baseline: pinned });
+    // A paused schedule still runs when triggered by hand.
+    const first = await triggerAndWait(name);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.verdict?.verdict).toBe('pass');
+    expect(first.verdict?.baselineSweepId).toBe(pinned);
+    expect(first.verdict?.sweepId).not.toBe(pinned);
+    await handle.delete();
+  });
+
   /** Two trials slowed down so a second trigger lands while the first run is still going. */
   function slowSpec(name: string): string {
     return writeSpec(
