@@ -99,6 +99,43 @@ function stateFile(home: string): string {
   return path.join(home, 'server.json');
 }
 
+/** The dev server's SQLite database when none is given: under the grokmap home, so a restart keeps history. */
+export function defaultDbFile(home: string): string {
+  return path.join(home, 'temporal.db');
+}
+
+/**
+ * The `temporal` command line for the embedded server: `server start-dev`
+ * on 127.0.0.1 with a database file (history survives a restart), the Web
+ * UI on `uiPort` when given, else headless.
+ */
+export function devServerArgs(o: {
+  port: number;
+  uiPort?: number | undefined;
+  dbFile: string;
+  extraArgs?: string[] | undefined;
+}): string[] {
+  return [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(o.port),
+    '--db-filename',
+    o.dbFile,
+    '--log-level',
+    'warn',
+    ...(o.uiPort !== undefined ? ['--ui-port', String(o.uiPort)] : ['--headless']),
+    ...(o.extraArgs ?? []),
+  ];
+}
+
+/** Record a detached server in `server.json` so later commands find and reuse it. */
+export function recordDevServer(home: string, server: DevServer): void {
+  writeFileSync(stateFile(home), JSON.stringify(server, null, 2));
+}
+
 /** The recorded embedded server, if its process is still alive. */
 export function runningDevServer(home: string): DevServer | undefined {
   const file = stateFile(home);
@@ -115,22 +152,9 @@ export async function startDevServer(
   const port = opts.port ?? (await freePort(7233));
   const ui = opts.ui !== false;
   const uiPort = ui ? (opts.uiPort ?? (await freePort(port === 7233 ? 8233 : undefined))) : undefined;
-  const dbFile = opts.dbFile ?? path.join(opts.home, 'temporal.db');
+  const dbFile = opts.dbFile ?? defaultDbFile(opts.home);
   const logFile = path.join(opts.home, `temporal-${port}.log`);
-  const args = [
-    'server',
-    'start-dev',
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--db-filename',
-    dbFile,
-    '--log-level',
-    'warn',
-    ...(ui ? ['--ui-port', String(uiPort)] : ['--headless']),
-    ...(opts.extraArgs ?? []),
-  ];
+  const args = devServerArgs({ port, uiPort, dbFile, extraArgs: opts.extraArgs });
   const out = openSync(logFile, 'a');
   const child = spawn(binary, args, { detached: opts.detached ?? false, stdio: ['ignore', out, out] });
   closeSync(out);
@@ -151,7 +175,7 @@ export async function startDevServer(
     logFile,
     reused: false,
   };
-  if (opts.detached) writeFileSync(stateFile(opts.home), JSON.stringify(server, null, 2));
+  if (opts.detached) recordDevServer(opts.home, server);
   opts.logger.info({ address, uiUrl: server.uiUrl, dbFile }, 'temporal dev server started');
   return {
     ...server,
