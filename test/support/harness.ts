@@ -75,9 +75,22 @@ export function cliEnv(server: { address: string; home: string }, kind: StoreKin
   };
 }
 
-/** Start `grokmap <args>` as its own process (a worker, or any command). */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], {
+const shellQuote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
+
+/**
+ * Start `grokmap <args>` as its own process (a worker, or any command). With `tty`, on a
+ * pseudo-terminal (under util-linux `script`, which passes on what the command draws and its exit code).
+ */
+export function spawnCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  options: { tty?: boolean } = {},
+): ChildProcess & { output: () => string } {
+  const command = [process.execPath, '--import', 'tsx', CLI_ENTRY, ...args];
+  const [file, ...argv] = options.tty
+    ? ['script', '-qfec', command.map(shellQuote).join(' '), '/dev/null']
+    : command;
+  const child = spawn(file!, argv, {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
