@@ -1,10 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   type DevServer,
   defaultDbFile,
@@ -33,6 +33,29 @@ function server(pid: number): DevServer {
     reused: false,
   };
 }
+
+/**
+ * A live stand-in for the server: a script named `temporal` run as
+ * `temporal server start-dev`, as the real one is (its command line is what
+ * tells a server from an unrelated process that got a recycled pid).
+ */
+async function fakeServer(): Promise<ChildProcess> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'grokmap-fake-temporal-'));
+  const bin = path.join(dir, 'temporal');
+  writeFileSync(bin, '#!/bin/sh\nsleep 60\n', { mode: 0o755 });
+  const child = spawn(bin, ['server', 'start-dev', '--port', '7299'], { stdio: 'ignore' });
+  children.push(child);
+  // Until the exec, the child's command line is still node's.
+  const cmdline = `/proc/${child.pid}/cmdline`;
+  if (existsSync('/proc/self/cmdline')) {
+    await vi.waitFor(() => expect(readFileSync(cmdline, 'utf8')).toContain('start-dev'));
+  }
+  return child;
+}
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+});
 
 /** A pid that has exited (and been reaped). */
 function deadPid(): number {
@@ -89,17 +112,18 @@ describe('the embedded server command line', () => {
 });
 
 describe('server.json', () => {
-  it('a recorded server whose process is alive is found again, marked reused', () => {
-    recordDevServer(home, server(process.pid));
+  it('a recorded server whose process is alive is found again, marked reused', async () => {
+    const pid = (await fakeServer()).pid!;
+    recordDevServer(home, server(pid));
     expect(JSON.parse(readFileSync(path.join(home, 'server.json'), 'utf8'))).toMatchObject({
-      pid: process.pid,
+      pid,
       address: '127.0.0.1:7299',
     });
-    expect(runningDevServer(home)).toEqual({ ...server(process.pid), reused: true });
+    expect(runningDevServer(home)).toEqual({ ...server(pid), reused: true });
   });
 
-  it('a server recorded without a UI comes back without one', () => {
-    const { uiUrl: _, ...headless } = server(process.pid);
+  it('a server recorded without a UI comes back without one', async () => {
+    const { uiUrl: _, ...headless } = server((await fakeServer()).pid!);
     recordDevServer(home, headless);
     const found = runningDevServer(home);
     expect(found?.address).toBe('127.0.0.1:7299');
@@ -112,11 +136,27 @@ describe('server.json', () => {
     expect(runningDevServer(home)).toBeUndefined();
     writeFileSync(path.join(home, 'server.json'), JSON.stringify({ pid: 'one', address: 7 }));
     expect(runningDevServer(home)).toBeUndefined();
+    // Cut short by a crash while it was written.
+    writeFileSync(path.join(home, 'server.json'), '{"pid": 12');
+    expect(runningDevServer(home)).toBeUndefined();
   });
+
+  it.skipIf(!existsSync('/proc/self/cmdline'))(
+    'a recorded pid now held by another process is not a server, and server stop leaves it alone',
+    async () => {
+      const unrelated = spawn('sleep', ['60'], { stdio: 'ignore' });
+      children.push(unrelated);
+      recordDevServer(home, server(unrelated.pid!));
+      expect(runningDevServer(home)).toBeUndefined();
+      expect(await stopDevServer(home)).toBe(false);
+      expect(unrelated.exitCode).toBeNull();
+      expect(unrelated.signalCode).toBeNull();
+    },
+  );
 
   it('stopDevServer ends the recorded process and removes server.json; false when none runs', async () => {
     expect(await stopDevServer(home)).toBe(false);
-    const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const child = await fakeServer();
     const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_, signal) => r(signal)));
     recordDevServer(home, server(child.pid!));
     expect(await stopDevServer(home)).toBe(true);
@@ -136,10 +176,11 @@ describe('ensureTemporal', () => {
   });
 
   it('reuses a recorded running embedded server on the default namespace', async () => {
-    recordDevServer(home, server(process.pid));
+    const pid = (await fakeServer()).pid!;
+    recordDevServer(home, server(pid));
     expect(await ensureTemporal({ home, logger })).toEqual({
       settings: { address: '127.0.0.1:7299', namespace: 'default' },
-      server: { ...server(process.pid), reused: true },
+      server: { ...server(pid), reused: true },
     });
   });
 });

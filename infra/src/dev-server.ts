@@ -140,9 +140,32 @@ export function recordDevServer(home: string, server: DevServer): void {
 export function runningDevServer(home: string): DevServer | undefined {
   const file = stateFile(home);
   if (!existsSync(file)) return undefined;
-  const parsed = stateSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-  if (!parsed.success || !isAlive(parsed.data.pid)) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    // A truncated file (a crash while writing it) records no server; the next start rewrites it.
+    return undefined;
+  }
+  const parsed = stateSchema.safeParse(json);
+  if (!parsed.success || !isDevServerProcess(parsed.data.pid)) return undefined;
   return { ...parsed.data, reused: true };
+}
+
+/**
+ * Alive, and where the OS says (Linux /proc) a `start-dev` process: after a
+ * reboot the recorded pid may belong to something else, which must be
+ * neither reused as a server nor sent SIGTERM by `server stop`.
+ */
+function isDevServerProcess(pid: number): boolean {
+  if (!isAlive(pid)) return false;
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return true; // no /proc (macOS): liveness is all we can check
+  }
+  return cmdline.split('\0').includes('start-dev');
 }
 
 export async function startDevServer(
