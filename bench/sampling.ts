@@ -12,7 +12,9 @@
  * for k = 2, 3, … (on a published grid, k evenly spread values per axis);
  * random: n growing by ~10% (distinct cells on a published grid);
  * adaptive: its batches. Several seeds; the table shows medians and the
- * ratio to grid.
+ * ratio to grid. On a published grid it also shows how many trials a
+ * placement that knows every label needs with the same map (greedy), a
+ * reference for what any sampler can reach with this map model.
  *
  * Bayes: best steps_to_generalize (synthetic, noise-free, over weight
  * decay × data fraction × model size) after n trials, bayes against random
@@ -38,6 +40,7 @@ import {
   REFERENCE_GRIDS_FILE,
   referenceGridNames,
 } from '../analysis/src/index.js';
+import { adaptiveSettings } from '../analysis/src/samplers/adaptive.js';
 import { initialSamplerState, observeTrials, proposeTrials } from '../analysis/src/samplers/suggest.js';
 import type { SamplerState } from '../analysis/src/samplers/types.js';
 import { groundTruthPhase, syntheticGroundTruth } from '../plugins/synthetic/src/index.js';
@@ -95,6 +98,12 @@ export interface PhaseBenchRow {
   adaptiveStop: { trials: number; agreement: number }[];
   /** Agreement of the map fitted on every cell of the full grid (the best a map of this model does). */
   ceiling: number;
+  /**
+   * A published grid only: trials a placement that knows the truth needs (greedy: each next trial
+   * is the cell that most raises agreement), from adaptive's initial design. Not a method a
+   * sweep can use: a reference for how few trials this map model can get by with.
+   */
+  truthAware: (number | null)[] | null;
 }
 
 export interface BayesBenchRow {
@@ -311,6 +320,52 @@ function adaptiveTrials(
   return { trials: hits.first, stop: stop ?? { trials: state.observations.length, agreement: score } };
 }
 
+/**
+ * Greedy placement with the truth known (published grids): from adaptive's initial design (seed 0),
+ * add the cell whose label most raises the map's agreement, until every target is reached.
+ */
+function truthAwareTrials(oracle: PhaseOracle): (number | null)[] | null {
+  if (oracle.fullGrid === null) return null;
+  const spec = adaptiveSpec(oracle, 0, 4, false);
+  let state = initialSamplerState(spec);
+  while (state.observations.length < initialDesignSize(spec)) {
+    const proposal = proposeTrials(spec, 'bench', state, 4);
+    state = observeTrials(
+      proposal.state,
+      proposal.trials.map((t) => ({
+        index: t.index,
+        status: 'completed' as const,
+        phase: oracle.phaseAt(oracle.axes.map((a) => Number(t.params[a.name]))),
+        metric: null,
+      })),
+    );
+  }
+  const points = phasePointsOf(oracle, state);
+  const hits = new Hits();
+  hits.record(points.length, agreement(oracle, points));
+  while (!hits.done && points.length < oracle.cells.length) {
+    const taken = new Set(points.map((p) => p.x.join(',')));
+    let best: PhasePoint | undefined;
+    let bestScore = -1;
+    oracle.cells.forEach((x, i) => {
+      if (taken.has(x.join(','))) return;
+      const candidate = { x, phase: oracle.truth[i]! };
+      const score = agreement(oracle, [...points, candidate]);
+      if (score > bestScore) {
+        bestScore = score;
+        best = candidate;
+      }
+    });
+    points.push(best!);
+    hits.record(points.length, bestScore);
+  }
+  return hits.first;
+}
+
+function initialDesignSize(spec: SweepSpec): number {
+  return adaptiveSettings(spec, Object.keys(spec.parameters).length).initial;
+}
+
 function summary(trials: (number | null)[], cap = MAX_TRIALS): MethodResult {
   const sorted = trials.map((t) => t ?? Number.POSITIVE_INFINITY).sort((a, b) => a - b);
   const mid = sorted[Math.floor((sorted.length - 1) / 2)]!;
@@ -346,6 +401,7 @@ export function benchPhaseMaps(seeds: number[]): PhaseBenchRow[] {
       })),
       adaptiveStop: adaptive.map((a) => a.stop),
       ceiling: agreement(oracle, labelled(oracle, oracle.cells)),
+      truthAware: truthAwareTrials(oracle),
     };
   });
 }
@@ -584,6 +640,17 @@ export function formatSamplingBench(result: SamplingBenchResult): string {
     const stops = r.adaptiveStop.map((s) => `${s.trials}@${(s.agreement * 100).toFixed(1)}%`).join(' ');
     const full = r.fullGrid === null ? '' : ` of ${r.fullGrid} cells`;
     lines.push(`  ${r.oracle}: ${stops}  ceiling ${(r.ceiling * 100).toFixed(1)}%${full}`);
+  }
+  const aware = result.phase.filter((r) => r.truthAware !== null);
+  if (aware.length > 0) {
+    lines.push('');
+    lines.push('Truth-aware greedy placement (knows every label; each next trial is the cell that most');
+    lines.push("raises agreement), from adaptive's initial design, same map: trials to each target.");
+    lines.push('Not a usable method: how few trials this map model can get by with.');
+    for (const r of aware) {
+      const at = TARGETS.map((t, i) => `${t * 100}%: ${r.truthAware![i] ?? `>${r.fullGrid}`}`).join(', ');
+      lines.push(`  ${r.oracle}: ${at}`);
+    }
   }
   lines.push('');
   lines.push('Bayes: mean best steps_to_generalize (synthetic, noise-free; lower is better)');
