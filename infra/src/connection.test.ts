@@ -99,14 +99,16 @@ describe('connectionFromEnv', () => {
     expect(text).not.toContain(secret);
   });
 
-  it('an API key with TLS explicitly off is kept, without TLS', () => {
-    expect(
-      connectionFromEnv({
-        GROKMAP_TEMPORAL_ADDRESS: ADDRESS,
-        GROKMAP_TEMPORAL_API_KEY: 'k',
-        GROKMAP_TEMPORAL_TLS: '0',
-      }),
-    ).toEqual({ address: ADDRESS, namespace: 'default', apiKey: 'k' });
+  it('an API key with TLS explicitly off is refused: the key would travel in plaintext', () => {
+    for (const off of ['0', 'false']) {
+      expect(() =>
+        connectionFromEnv({
+          GROKMAP_TEMPORAL_ADDRESS: ADDRESS,
+          GROKMAP_TEMPORAL_API_KEY: 'sk-secret',
+          GROKMAP_TEMPORAL_TLS: off,
+        }),
+      ).toThrow(/GROKMAP_TEMPORAL_API_KEY needs TLS, and GROKMAP_TEMPORAL_TLS turns it off/);
+    }
   });
 
   it.each([

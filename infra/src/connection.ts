@@ -48,6 +48,12 @@ export function connectionFromEnv(
       'invalid Temporal connection settings: GROKMAP_TEMPORAL_TLS_CERT and GROKMAP_TEMPORAL_TLS_KEY go together (mTLS)',
     );
   }
+  const tlsOff = e.GROKMAP_TEMPORAL_TLS === '0' || e.GROKMAP_TEMPORAL_TLS === 'false';
+  if (tlsOff && e.GROKMAP_TEMPORAL_API_KEY !== undefined) {
+    throw new Error(
+      'invalid Temporal connection settings: GROKMAP_TEMPORAL_API_KEY needs TLS, and GROKMAP_TEMPORAL_TLS turns it off (the key would travel in plaintext)',
+    );
+  }
   const wantsTls =
     e.GROKMAP_TEMPORAL_TLS === '1' ||
     e.GROKMAP_TEMPORAL_TLS === 'true' ||
@@ -58,7 +64,7 @@ export function connectionFromEnv(
     address: e.GROKMAP_TEMPORAL_ADDRESS,
     namespace: e.GROKMAP_TEMPORAL_NAMESPACE,
   };
-  if (wantsTls && e.GROKMAP_TEMPORAL_TLS !== '0' && e.GROKMAP_TEMPORAL_TLS !== 'false') {
+  if (wantsTls && !tlsOff) {
     settings.tls = {
       ...(e.GROKMAP_TEMPORAL_TLS_SERVER_NAME ? { serverName: e.GROKMAP_TEMPORAL_TLS_SERVER_NAME } : {}),
       ...(e.GROKMAP_TEMPORAL_TLS_CA
