@@ -5,7 +5,7 @@ import type { TrialOutcome } from '@grokmap/plugin-sdk';
  * (never generalized within max_steps) get the budget itself for step
  * metrics, so they count as "at least this slow", not as missing.
  */
-export function metricValue(name: string | undefined, outcome: TrialOutcome): number | null {
+export function metricValue(name: string | undefined, outcome: Omit<TrialOutcome, 'curves'>): number | null {
   if (!name) return null;
   switch (name) {
     case 'steps_to_generalize':

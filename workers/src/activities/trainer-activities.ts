@@ -103,7 +103,7 @@ async function trainTrials(
   for (const trial of trials) {
     const existing = await deps.store.getTrial(trial.trialId);
     if (existing && FINAL_TRIAL_STATUSES.includes(existing.status))
-      summaries.push(summaryFromRecord(existing));
+      summaries.push(summaryFromRecord(existing, input.metricName));
     else {
       slots.push(summaries.length);
       summaries.push(undefined);
