@@ -58,8 +58,20 @@ export async function waitForSweep(handle: WorkflowHandle): Promise<SweepResult>
   return (await handle.result()) as SweepResult;
 }
 
-export async function storedTrials(store: ResultsStore, sweepId: string): Promise<AnalysedTrial[]> {
-  return (await store.listTrials(sweepId)).map(toAnalysedTrial);
+/**
+ * The sweep's readable trials, for status, watch and the demo. A row the
+ * store cannot read is left out and named through `warn` (stderr by
+ * default), so one corrupt record never hides the rest of a sweep.
+ */
+export async function storedTrials(
+  store: ResultsStore,
+  sweepId: string,
+  warn: (message: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
+): Promise<AnalysedTrial[]> {
+  const scan = await store.scanTrials(sweepId);
+  for (const u of scan.unreadable)
+    warn(`trial ${u.trialId}: record unreadable in the results store (${u.problem})`);
+  return scan.trials.map(toAnalysedTrial);
 }
 
 export function sweptNames(spec: unknown): string[] {

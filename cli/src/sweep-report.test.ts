@@ -7,6 +7,7 @@ import { openSqliteStore, type SqlResultsStore, type TrialResult } from '@grokma
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { storedTrials } from './sweep-client.js';
 import { writeSweepReport } from './sweep-report.js';
 
 /**
@@ -194,6 +195,19 @@ describe('writeSweepReport on a partial, partly corrupt SQLite store', () => {
     expect(
       result.warnings.some((w) => w.startsWith('trial t8: record unreadable in the results store')),
     ).toBe(true);
+  });
+
+  it('sweep status and watch read the same store: the readable trials, and a warning naming the unreadable one', async () => {
+    const warnings: string[] = [];
+    const read = await storedTrials(store, SWEEP, (m) => warnings.push(m));
+    expect(read.map((t) => t.trialId).sort()).toEqual(
+      ['t0', 't1', 't2', 't3', 't4', 't5', 't6', 't7', 't9'].sort(),
+    );
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /^trial t8: record unreadable in the results store \(corrupt row in table trials \(trial_id=t8\)/,
+      ),
+    ]);
   });
 
   it('leaves the store as it was', () => {
