@@ -140,10 +140,14 @@ describe('connectionFromEnv', () => {
     ).toThrow(/GROKMAP_TEMPORAL_TLS:/);
   });
 
-  it('an empty namespace is refused, naming GROKMAP_TEMPORAL_NAMESPACE', () => {
-    expect(() =>
-      connectionFromEnv({ GROKMAP_TEMPORAL_ADDRESS: ADDRESS, GROKMAP_TEMPORAL_NAMESPACE: '' }),
-    ).toThrow(/GROKMAP_TEMPORAL_NAMESPACE:/);
+  it('a variable set to nothing counts as unset: no address means the embedded server, no namespace the default', () => {
+    expect(
+      connectionFromEnv({ GROKMAP_TEMPORAL_ADDRESS: '', GROKMAP_TEMPORAL_API_KEY: ' ' }),
+    ).toBeUndefined();
+    expect(connectionFromEnv({ GROKMAP_TEMPORAL_ADDRESS: ADDRESS, GROKMAP_TEMPORAL_NAMESPACE: '' })).toEqual({
+      address: ADDRESS,
+      namespace: 'default',
+    });
   });
 
   it('a client cert without its key (or the reverse) is refused, naming both variables', () => {

@@ -36,7 +36,11 @@ const envSchema = z.object({
 export function connectionFromEnv(
   env: NodeJS.ProcessEnv = process.env,
 ): TemporalConnectionSettings | undefined {
-  const parsed = envSchema.safeParse(env);
+  // A variable set to nothing (`export GROKMAP_TEMPORAL_ADDRESS=`) counts as unset, as GROKMAP_HOME does.
+  const set = Object.fromEntries(
+    Object.entries(env).filter(([k, v]) => !k.startsWith('GROKMAP_TEMPORAL_') || (v ?? '').trim() !== ''),
+  );
+  const parsed = envSchema.safeParse(set);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid Temporal connection settings: ${problems}`);
