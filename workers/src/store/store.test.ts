@@ -485,7 +485,8 @@ describe.each(backends)('$name results store', (backend) => {
     await store.recordTrialResult(result('t0', { index: 0 }));
     await store.recordTrialResult(result('t1', { index: 1 }));
     await store.recordTrialResult(result('t2', { index: 2, params: { seed: 2 } }));
-    await db.raw('UPDATE trials SET outcome = ? WHERE trial_id = ?', ['{"status": "completed"', 't1']);
+    // Valid JSON of the wrong shape: PostgreSQL's json columns refuse text that is not JSON at all.
+    await db.raw('UPDATE trials SET outcome = ? WHERE trial_id = ?', ['{"status": 7}', 't1']);
     await db.raw('UPDATE trials SET params = ? WHERE trial_id = ?', ['[1, 2]', 't2']);
     const before = await db.raw('SELECT * FROM trials ORDER BY trial_id');
 
@@ -498,7 +499,7 @@ describe.each(backends)('$name results store', (backend) => {
         trialId: 't1',
         index: 1,
         params: result('t1').params,
-        problem: expect.stringMatching(/table trials \(trial_id=t1\): column outcome: invalid JSON/),
+        problem: expect.stringMatching(/table trials \(trial_id=t1\): column outcome: /),
       },
       {
         trialId: 't2',
