@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { TrialProcessPool } from './pool.js';
+import { diedOutOfMemory, TrialProcessPool } from './pool.js';
 import type { RunTrialJob } from './protocol.js';
 
 const logger = pino({ level: 'silent' });
@@ -66,6 +66,21 @@ describe('TrialProcessPool', () => {
         new AbortController().signal,
       );
       expect(next.kind === 'outcome' && next.outcome.status).toBe('completed');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('calls a trial whose V8 heap runs out (an abort, its message before a long native stack) out of memory', async () => {
+    const pool = new TrialProcessPool({ size: 1, logger, memoryLimitMb: 256 });
+    try {
+      const crashed = await pool.run(
+        job('oom', { fail: 'oom', fail_at_step: 200, max_steps: 1000, eval_every: 100 }),
+        noCallbacks,
+        new AbortController().signal,
+      );
+      expect(crashed).toMatchObject({ kind: 'crashed', hung: false, outOfMemory: true });
+      expect(crashed.kind === 'crashed' && crashed.message).toMatch(/^out of memory/);
     } finally {
       await pool.close();
     }
@@ -150,5 +165,35 @@ describe('TrialProcessPool', () => {
     } finally {
       await pool.close();
     }
+  });
+});
+
+describe('diedOutOfMemory', () => {
+  // The shape of V8's report at its heap limit: the verdict line, then a long native stack.
+  const v8Report = [
+    '<--- Last few GCs --->',
+    '[2306:0x1f64afc0]      383 ms: Mark-Compact (reduce) 254.5 (263.2) -> 254.4 (256.2) MB',
+    '<--- JS stacktrace --->',
+    'FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory',
+    '----- Native stack trace -----',
+    ...Array.from(
+      { length: 20 },
+      (_, i) => ` ${i + 1}: 0x${(0xb78db3 + i).toString(16)} v8::internal::Frame [node]`,
+    ),
+  ];
+  const base = { signal: 'SIGABRT' as const, peakRssMb: 40, memoryLimitMb: 512 };
+
+  it("finds V8's heap-OOM line above a long native stack, though the memory was never sampled near the limit", () => {
+    expect(diedOutOfMemory({ ...base, stderr: v8Report })).toBe(true);
+  });
+
+  it('counts an abort near the memory limit with nothing on stderr', () => {
+    expect(diedOutOfMemory({ ...base, peakRssMb: 300, stderr: [] })).toBe(true);
+  });
+
+  it('does not call other crashes out of memory', () => {
+    expect(diedOutOfMemory({ ...base, stderr: ['Assertion failed: x > 0'] })).toBe(false);
+    expect(diedOutOfMemory({ ...base, signal: 'SIGSEGV', peakRssMb: 500, stderr: [] })).toBe(false);
+    expect(diedOutOfMemory({ ...base, memoryLimitMb: undefined, peakRssMb: 500, stderr: [] })).toBe(false);
   });
 });

@@ -40,6 +40,27 @@ interface Slot {
 
 /** Time a trial gets before its first progress report, however short its stall timeout. */
 const START_UP_GRACE_MS = 60_000;
+/** Lines of a trial process's stderr kept: enough for V8's heap-OOM report and its native stack. */
+const STDERR_LINES_KEPT = 80;
+
+/**
+ * Whether a trial process that died on its own ran out of memory. V8 aborts
+ * (SIGABRT) at the heap limit; it prints its "heap out of memory" line
+ * before a native stack trace of a dozen lines or more, so all the kept
+ * stderr is searched, not its last lines. Its message may also never reach
+ * stderr: an abort near the memory limit counts too.
+ */
+export function diedOutOfMemory(o: {
+  signal: NodeJS.Signals | null;
+  peakRssMb: number;
+  memoryLimitMb: number | undefined;
+  stderr: readonly string[];
+}): boolean {
+  const abortedNearLimit =
+    o.signal === 'SIGABRT' && !!o.memoryLimitMb && o.peakRssMb >= 0.5 * o.memoryLimitMb;
+  return abortedNearLimit || /heap out of memory|Allocation failed|ENOMEM/i.test(o.stderr.join('\n'));
+}
+
 /** A stalled trial whose resident memory is at least this share of the limit is out of memory, not hung. */
 const NEAR_MEMORY_LIMIT = 0.8;
 const CHILD_ENTRY = fileURLToPath(new URL('./child.ts', import.meta.url));
@@ -114,7 +135,8 @@ export class TrialProcessPool {
     child.stderr?.on('data', (chunk: Buffer) => {
       process.stderr.write(chunk);
       slot.stderrTail.push(...chunk.toString().split('\n').filter(Boolean));
-      if (slot.stderrTail.length > 40) slot.stderrTail.splice(0, slot.stderrTail.length - 40);
+      if (slot.stderrTail.length > STDERR_LINES_KEPT)
+        slot.stderrTail.splice(0, slot.stderrTail.length - STDERR_LINES_KEPT);
     });
     slot.child = child;
     return new Promise((resolve, reject) => {
@@ -197,13 +219,14 @@ export class TrialProcessPool {
         closed = true;
         clearTimeout(exitTimer);
         const tail = slot.stderrTail.slice(-8).join('\n');
-        // V8 aborts (SIGABRT) when the heap limit is reached; its message may never reach stderr.
-        const abortedNearLimit =
-          sig === 'SIGABRT' && !!this.options.memoryLimitMb && peakRss >= 0.5 * this.options.memoryLimitMb;
         const outOfMemory =
           killedFor === 'memory' ||
-          abortedNearLimit ||
-          /heap out of memory|Allocation failed|ENOMEM/i.test(tail);
+          diedOutOfMemory({
+            signal: sig,
+            peakRssMb: peakRss,
+            memoryLimitMb: this.options.memoryLimitMb,
+            stderr: slot.stderrTail,
+          });
         const why =
           killedFor === 'hang'
             ? `no progress for ${Math.round((stallMs ?? 0) / 1000)} s; process killed`
