@@ -11,6 +11,7 @@ import {
 } from '@grokmap/workflows';
 import { type Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import { CliError } from './context.js';
+import { unreadableTrialWarning } from './unreadable.js';
 
 /** Start a sweep's workflow under its deterministic id: attaches to a running copy, refuses a finished one. */
 export async function startSweep(
@@ -69,8 +70,7 @@ export async function storedTrials(
   warn: (message: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
 ): Promise<AnalysedTrial[]> {
   const scan = await store.scanTrials(sweepId);
-  for (const u of scan.unreadable)
-    warn(`trial ${u.trialId}: record unreadable in the results store (${u.problem})`);
+  for (const u of scan.unreadable) warn(unreadableTrialWarning(u));
   return scan.trials.map(toAnalysedTrial);
 }
 

@@ -3,6 +3,7 @@ import type { CurvePoint } from '@grokmap/plugin-sdk';
 import { CorruptRowError, type ResultsStore, type TrialRecord, type UnreadableTrial } from '@grokmap/workers';
 import type { SweepSpec } from '@grokmap/workflows';
 import type { Logger } from 'pino';
+import { unreadableTrialWarning } from './unreadable.js';
 
 /** Curves are loaded for every trial up to this many; beyond it the report draws curves of none. */
 const MAX_TRIALS_WITH_CURVES = 2_000;
@@ -34,7 +35,7 @@ export async function writeSweepReport(
     rows.push({ index: r.index, trial: reportTrial(r, curves, problem) });
   }
   for (const u of scan.unreadable) {
-    warnings.push(`trial ${u.trialId}: record unreadable in the results store (${u.problem})`);
+    warnings.push(unreadableTrialWarning(u));
     rows.push({ index: u.index ?? Number.POSITIVE_INFINITY, trial: invalidTrial(u) });
   }
   logger.debug({ sweepId, trials: scan.trials.length, unreadable: scan.unreadable.length }, 'sweep read');
