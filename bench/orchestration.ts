@@ -45,6 +45,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import pino from 'pino';
 import { z } from 'zod';
+import { table } from '../cli/src/text-table.js';
 import { startDevServer } from '../infra/src/index.js';
 import { createTestContext, type TrialOutcome } from '../plugins/sdk/src/index.js';
 import syntheticTrainer from '../plugins/synthetic/src/index.js';
@@ -61,7 +62,6 @@ import {
   sweepSpecSchema,
   trainerTaskQueue,
 } from '../workflows/src/index.js';
-import { table } from './text-table.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI_ENTRY = path.join(ROOT, 'cli', 'src', 'main.ts');

@@ -50,6 +50,8 @@ export interface PhaseMapFitOptions {
   lengthScales?: number[];
   /** Noise variances tried, relative to a unit-variance kernel (default 0.02, 0.1, 0.4). */
   noiseLevels?: number[];
+  /** Tune each axis's length scale after the isotropic search (default true). */
+  tuneAxes?: boolean;
 }
 
 /** A fitted phase map model: plain data, JSON-serialisable. */
@@ -161,7 +163,8 @@ function selectHyperparameters(
   for (const ell of scales.length > 0 ? scales : [minScale]) {
     for (const noise of options.noiseLevels ?? DEFAULT_NOISE_LEVELS) consider(Array(dims).fill(ell), noise);
   }
-  for (let d = 0; d < dims && dims > 1 && best; d++) {
+  const tuneAxes = options.tuneAxes ?? true;
+  for (let d = 0; d < dims && dims > 1 && tuneAxes && best; d++) {
     for (const factor of [0.5, 2]) {
       for (let step = 0; step < 3; step++) {
         const previous: GpFit = best!;
