@@ -1,6 +1,7 @@
 import type { ResultsStore } from '@grokmap/workers';
 import type { SweepResult } from '@grokmap/workflows';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SweepListing } from '../../cli/src/sweep-list.js';
 import {
   checkpointedTrials,
   cliEnv,
@@ -89,6 +90,25 @@ describe.each(storeKinds())('sweep end to end (%s store)', (kind: StoreKind) => 
       expect(canTrials.map((t) => [t.index, t.phase, t.tTrain, t.tVal])).toEqual(
         trials.map((t) => [t.index, t.phase, t.tTrain, t.tVal]),
       );
+
+      // `sweep list` shows both sweeps, newest first, with what their stored trials came to.
+      const listed = await runCli(['sweep', 'list', '--json'], cliEnv(server, kind));
+      expect(listed.code, listed.stderr).toBe(0);
+      const listing = JSON.parse(listed.stdout) as SweepListing[];
+      const ours = listing.filter((l) => [out.sweepId, canOut.sweepId].includes(l.sweepId));
+      expect(ours.map((l) => l.sweepId)).toEqual([canOut.sweepId, out.sweepId]);
+      const phaseCounts: Record<string, number> = {};
+      for (const t of trials) phaseCounts[t.phase!] = (phaseCounts[t.phase!] ?? 0) + 1;
+      for (const l of ours) {
+        expect(l).toMatchObject({ method: 'grid', trainer: 'synthetic', status: 'completed' });
+        expect(l.trials).toEqual({ planned: 12, finished: 12, running: 0, byPhase: phaseCounts });
+      }
+      const newest = await runCli(['sweep', 'list', '--limit', '1'], cliEnv(server, kind));
+      expect(newest.code, newest.stderr).toBe(0);
+      expect(newest.stdout.trim().split('\n')).toHaveLength(2);
+      const badLimit = await runCli(['sweep', 'list', '--limit', 'all'], cliEnv(server, kind));
+      expect(badLimit.code).toBe(2);
+      expect(badLimit.stderr).toMatch(/--limit: expected a whole number of at least 1, got 'all'/);
 
       // Starting the same finished sweep again is refused; nothing is duplicated.
       const again = await runCli(['sweep', 'start', file, '--json'], cliEnv(server, kind));

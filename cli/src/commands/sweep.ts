@@ -1,6 +1,6 @@
 import { formatProblems, sweepIdFor } from '@grokmap/workflows';
 import type { Command } from 'commander';
-import { CliError, checkSpecFile, connectClient, createLogger } from '../context.js';
+import { CliError, checkSpecFile, connectClient, createLogger, positiveInteger } from '../context.js';
 
 /** What starting, following and reporting need; loaded only by the commands that use it. */
 async function runtime() {
@@ -45,12 +45,16 @@ export function registerSweepCommands(program: Command): void {
     .option('--wait', 'wait for the sweep to finish and print its phase grid')
     .option('--id <id>', 'sweep id (default: the spec name and a hash of its content)')
     .option('--with-workers', 'run a control and a trainer worker in this process while waiting')
-    .option('--concurrency <n>', 'trials at once for --with-workers', (v) => Number.parseInt(v, 10))
-    .option('--continue-as-new-after <events>', 'history events per workflow run', (v) =>
-      Number.parseInt(v, 10),
+    .option('--concurrency <n>', 'trials at once for --with-workers', positiveInteger('--concurrency'))
+    .option(
+      '--continue-as-new-after <events>',
+      'history events per workflow run',
+      positiveInteger('--continue-as-new-after'),
     )
-    .option('--partition-size <trials>', 'run grid/random sweeps above this size as child sweeps', (v) =>
-      Number.parseInt(v, 10),
+    .option(
+      '--partition-size <trials>',
+      'run grid/random sweeps above this size as child sweeps',
+      positiveInteger('--partition-size'),
     )
     .option('--json', 'machine-readable output')
     .action(
@@ -125,6 +129,27 @@ export function registerSweepCommands(program: Command): void {
         }
       },
     );
+
+  sweep
+    .command('list')
+    .description('stored sweeps, newest first: method, trainer, status, trials finished, phases found')
+    .option('--limit <n>', 'only the newest n', positiveInteger('--limit'))
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { limit?: number; json?: boolean }) => {
+      const { openResultsStore } = await runtime();
+      const { formatSweepList, sweepListing, unreadableSweepWarning } = await import('../sweep-list.js');
+      const store = await openResultsStore(createLogger(!!opts.json));
+      try {
+        const [scan, counts] = await Promise.all([store.scanSweeps(), store.trialCounts()]);
+        // A corrupt sweep row is named, and every other sweep is still listed.
+        for (const u of scan.unreadable) process.stderr.write(`warning: ${unreadableSweepWarning(u)}\n`);
+        const listing = sweepListing(scan, counts, opts.limit);
+        if (opts.json) printJson(listing);
+        else process.stdout.write(`${formatSweepList(listing)}\n`);
+      } finally {
+        await store.close();
+      }
+    });
 
   sweep
     .command('status <id>')

@@ -12,7 +12,9 @@ import {
   type RegressionVerdictLabel,
   type ResultsStore,
   type SweepRecord,
+  type SweepScan,
   type SweepStatus,
+  type TrialCount,
   type TrialRecord,
   type TrialRecordStatus,
   type TrialResult,
@@ -211,8 +213,37 @@ export class SqlResultsStore implements ResultsStore {
   }
 
   async listSweeps(): Promise<SweepRecord[]> {
-    const rows = await this.driver.query('SELECT * FROM sweeps ORDER BY created_at, sweep_id');
-    return rows.map(readSweep);
+    return (await this.sweepRows()).map(readSweep);
+  }
+
+  async scanSweeps(): Promise<SweepScan> {
+    const scan: SweepScan = { sweeps: [], unreadable: [] };
+    for (const row of await this.sweepRows()) {
+      try {
+        scan.sweeps.push(readSweep(row));
+      } catch (err) {
+        if (!(err instanceof CorruptRowError)) throw err;
+        scan.unreadable.push({ sweepId: String(row.sweep_id), problem: err.message });
+      }
+    }
+    return scan;
+  }
+
+  async trialCounts(): Promise<TrialCount[]> {
+    const rows = await this.driver.query(
+      'SELECT sweep_id, status, phase, COUNT(*) AS n FROM trials GROUP BY sweep_id, status, phase ORDER BY sweep_id, status, phase',
+    );
+    // PostgreSQL returns COUNT(*) as a bigint string.
+    return rows.map((row) => ({
+      sweepId: String(row.sweep_id),
+      status: String(row.status),
+      phase: row.phase === null || row.phase === undefined ? null : String(row.phase),
+      count: Number(row.n),
+    }));
+  }
+
+  private sweepRows(): Promise<SqlRow[]> {
+    return this.driver.query('SELECT * FROM sweeps ORDER BY created_at, sweep_id');
   }
 
   async markTrialRunning(trial: Parameters<ResultsStore['markTrialRunning']>[0]): Promise<void> {

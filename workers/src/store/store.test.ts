@@ -512,6 +512,32 @@ describe.each(backends)('$name results store', (backend) => {
     expect(await store.scanTrials('no-such-sweep')).toEqual({ trials: [], unreadable: [] });
     expect(await db.raw('SELECT * FROM trials ORDER BY trial_id')).toEqual(before);
   });
+
+  it('counts trials per sweep, status and phase in one query', async () => {
+    const { store } = await fresh();
+    expect(await store.trialCounts()).toEqual([]);
+    await store.recordTrialResult(result('a0', { index: 0 }));
+    await store.recordTrialResult(result('a1', { index: 1 }));
+    await store.recordTrialResult(result('a2', { index: 2, phase: 'memorization' }));
+    await store.markTrialRunning(running('a3', 1, 3));
+    await store.recordTrialResult(result('b0', { sweepId: 'sweep-b', phase: 'confusion' }));
+    await store.recordTrialFailure({
+      sweepId: 'sweep-b',
+      trialId: 'b1',
+      index: 1,
+      params: { seed: 1 },
+      attempts: 3,
+      status: 'error',
+      error: 'boom',
+    });
+    expect(await store.trialCounts()).toEqual([
+      { sweepId: 'sweep-a', status: 'completed', phase: 'grokking', count: 2 },
+      { sweepId: 'sweep-a', status: 'completed', phase: 'memorization', count: 1 },
+      { sweepId: 'sweep-a', status: 'running', phase: null, count: 1 },
+      { sweepId: 'sweep-b', status: 'completed', phase: 'confusion', count: 1 },
+      { sweepId: 'sweep-b', status: 'error', phase: null, count: 1 },
+    ]);
+  });
 });
 
 describe('sqlite results store on disk', () => {
@@ -554,6 +580,35 @@ describe('sqlite results store on disk', () => {
     await expect(store.getSweep('s2')).rejects.toThrow(
       /table sweeps \(sweep_id=s2\): column created_at: expected an ISO-8601 timestamp, found string "yesterday"/,
     );
+    await store.close();
+  });
+
+  it('scans sweeps past a row SQLite accepted but a record cannot hold, oldest first, changing nothing', async () => {
+    const path = join(root, 'scan-sweeps', 'grokmap.db');
+    const store = openSqliteStore({ path });
+    await store.migrate();
+    expect(await store.scanSweeps()).toEqual({ sweeps: [], unreadable: [] });
+    await store.saveSweep(sweep('s-new', { createdAt: '2026-11-28T12:00:00.000Z' }));
+    await store.saveSweep(sweep('s-old', { createdAt: '2026-11-28T08:00:00.000Z' }));
+    await store.saveSweep(sweep('s-bad', { createdAt: '2026-11-28T10:00:00.000Z' }));
+    const db = new Database(path);
+    db.prepare('UPDATE sweeps SET updated_at = ? WHERE sweep_id = ?').run('soon', 's-bad');
+    const before = db.prepare('SELECT * FROM sweeps ORDER BY sweep_id').all();
+
+    await expect(store.listSweeps()).rejects.toThrow(CorruptRowError);
+    const scan = await store.scanSweeps();
+    expect(scan.sweeps.map((s) => s.sweepId)).toEqual(['s-old', 's-new']);
+    expect(scan.sweeps[1]).toEqual(await store.getSweep('s-new'));
+    expect(scan.unreadable).toEqual([
+      {
+        sweepId: 's-bad',
+        problem: expect.stringMatching(
+          /table sweeps \(sweep_id=s-bad\): column updated_at: expected an ISO-8601 timestamp, found string "soon"/,
+        ),
+      },
+    ]);
+    expect(db.prepare('SELECT * FROM sweeps ORDER BY sweep_id').all()).toEqual(before);
+    db.close();
     await store.close();
   });
 

@@ -92,6 +92,25 @@ export interface TrialScan {
   unreadable: UnreadableTrial[];
 }
 
+export interface UnreadableSweep {
+  sweepId: string;
+  /** What is wrong: the table, row and column, as a CorruptRowError says it. */
+  problem: string;
+}
+
+export interface SweepScan {
+  sweeps: SweepRecord[];
+  unreadable: UnreadableSweep[];
+}
+
+/** Stored trials of one sweep with one status and phase (phase null: not classified). */
+export interface TrialCount {
+  sweepId: string;
+  status: string;
+  phase: string | null;
+  count: number;
+}
+
 export type RegressionVerdictLabel = 'pass' | 'regressed' | 'inconclusive' | 'baseline';
 
 /** A scheduled run's verdict against its baseline (one per sweep). */
@@ -120,6 +139,10 @@ export interface ResultsStore {
   ): Promise<void>;
   getSweep(sweepId: string): Promise<SweepRecord | undefined>;
   listSweeps(): Promise<SweepRecord[]>;
+  /** Every sweep that can be read, oldest first, and what is wrong with each row that cannot. Reads only. */
+  scanSweeps(): Promise<SweepScan>;
+  /** Trials per sweep, status and phase, for every sweep at once (one grouped query). */
+  trialCounts(): Promise<TrialCount[]>;
   /** Note that an attempt started. Never downgrades a trial already in a final state. */
   markTrialRunning(trial: {
     sweepId: string;
