@@ -27,6 +27,21 @@ export class CliError extends Error {
   }
 }
 
+/**
+ * Parser for an integer option such as `--limit <n>`: a value that is not a
+ * whole number ≥ 1 is refused with the flag named (exit 2), instead of
+ * running on NaN.
+ */
+export function positiveInteger(flag: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value.trim());
+    if (value.trim() === '' || !Number.isInteger(n) || n < 1) {
+      throw new CliError(`${flag}: expected a whole number of at least 1, got '${value}'`, 2);
+    }
+    return n;
+  };
+}
+
 /** Read a spec file and validate it, plugin schema included. Never starts or writes anything. */
 export async function checkSpecFile(file: string, registry = new TrainerRegistry()): Promise<SpecCheck> {
   let text: string;

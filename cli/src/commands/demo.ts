@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { grokmapHome } from '@grokmap/infra';
 import { formatProblems, sweepIdFor } from '@grokmap/workflows';
 import type { Command } from 'commander';
-import { CliError, checkSpecFile, connectClient, createLogger } from '../context.js';
+import { CliError, checkSpecFile, connectClient, createLogger, positiveInteger } from '../context.js';
 import { startLocalWorkers } from '../local-workers.js';
 import { phasesPresent, renderPhaseGrid } from '../phase-grid.js';
 import { startSweep, storedTrials, sweptNames, waitForSweep } from '../sweep-client.js';
@@ -27,7 +27,7 @@ export function registerDemoCommand(program: Command): void {
     .command('demo')
     .description('start the embedded server and workers, run a built-in sweep, print its phase grid')
     .option('--trainer <name>', `which built-in demo (${DEMO_TRAINERS.join(', ')})`, 'synthetic')
-    .option('--concurrency <n>', 'trials at once (default: CPU cores)', (v) => Number.parseInt(v, 10))
+    .option('--concurrency <n>', 'trials at once (default: CPU cores)', positiveInteger('--concurrency'))
     .action(async (opts: { trainer: string; concurrency?: number }) => {
       const file = demoSpecPath(opts.trainer);
       const logger = createLogger(false);

@@ -1,6 +1,6 @@
 import type { RegressionVerdict } from '@grokmap/workflows';
 import type { Command } from 'commander';
-import { createLogger } from '../context.js';
+import { createLogger, positiveInteger } from '../context.js';
 
 /** `grokmap regression list`: the stored verdicts of scheduled (and hand-started) regression runs. */
 export function registerRegressionCommands(program: Command): void {
@@ -10,7 +10,7 @@ export function registerRegressionCommands(program: Command): void {
     .command('list')
     .description('verdicts, newest first: sweep, baseline, verdict, share of cells that changed phase')
     .option('--schedule <name>', "only this schedule's runs")
-    .option('--limit <n>', 'at most this many', (v) => Number.parseInt(v, 10))
+    .option('--limit <n>', 'at most this many', positiveInteger('--limit'))
     .option('--json', 'machine-readable output (full comparison of each run)')
     .action(async (opts: { schedule?: string; limit?: number; json?: boolean }) => {
       const logger = createLogger(!!opts.json);

@@ -1,6 +1,6 @@
 import { grokmapHome, runningDevServer, startDevServer, stopDevServer } from '@grokmap/infra';
 import type { Command } from 'commander';
-import { createLogger } from '../context.js';
+import { createLogger, positiveInteger } from '../context.js';
 
 export function registerServerCommand(program: Command): void {
   const server = program
@@ -9,7 +9,7 @@ export function registerServerCommand(program: Command): void {
   server
     .command('start', { isDefault: true })
     .description('start it in the background (or report the running one)')
-    .option('--port <n>', 'gRPC port (default 7233 when free)', (v) => Number.parseInt(v, 10))
+    .option('--port <n>', 'gRPC port (default 7233 when free)', positiveInteger('--port'))
     .action(async (opts: { port?: number }) => {
       const logger = createLogger(false);
       const home = grokmapHome();

@@ -8,21 +8,21 @@ import {
 } from '@grokmap/workers';
 import { NativeConnection } from '@temporalio/worker';
 import type { Command } from 'commander';
-import { CliError, connectClient, createLogger } from '../context.js';
+import { CliError, connectClient, createLogger, positiveInteger } from '../context.js';
 import { openResultsStore } from '../local-workers.js';
 import { reportWriterFor } from '../report-writer.js';
 
 function parseGpus(value: string): number[] {
   const gpus = value.split(',').map((s) => Number.parseInt(s.trim(), 10));
   if (gpus.some((g) => !Number.isInteger(g) || g < 0))
-    throw new CliError(`--gpus: expected indices like 0,1,2, got '${value}'`);
-  if (new Set(gpus).size !== gpus.length) throw new CliError(`--gpus: '${value}' lists a device twice`);
+    throw new CliError(`--gpus: expected indices like 0,1,2, got '${value}'`, 2);
+  if (new Set(gpus).size !== gpus.length) throw new CliError(`--gpus: '${value}' lists a device twice`, 2);
   return gpus;
 }
 
 function parseIsolation(value: string): 'process' | 'inline' {
   if (value !== 'process' && value !== 'inline')
-    throw new CliError(`--isolation: expected process or inline, got '${value}'`);
+    throw new CliError(`--isolation: expected process or inline, got '${value}'`, 2);
   return value;
 }
 
@@ -33,13 +33,17 @@ export function registerWorkerCommand(program: Command): void {
       'run a worker: `--queue control` hosts workflows and bookkeeping; any other queue trains trials',
     )
     .requiredOption('--queue <queue>', 'control, or a trainer resource class such as cpu or gpu')
-    .option('--concurrency <n>', 'trials at once (default: CPU cores, or one per GPU)', (v) =>
-      Number.parseInt(v, 10),
+    .option(
+      '--concurrency <n>',
+      'trials at once (default: CPU cores, or one per GPU)',
+      positiveInteger('--concurrency'),
     )
     .option('--gpus <list>', 'GPU indices, one trial per device, e.g. 0,1,2,3', parseGpus)
     .option('--config <file>', 'worker config: which plugins and command trainers this worker hosts')
-    .option('--memory-limit-mb <n>', 'kill a trial whose process grows past this', (v) =>
-      Number.parseInt(v, 10),
+    .option(
+      '--memory-limit-mb <n>',
+      'kill a trial whose process grows past this',
+      positiveInteger('--memory-limit-mb'),
     )
     .option(
       '--isolation <mode>',
