@@ -109,4 +109,27 @@ describe('ensureTemporalBinary', () => {
     // A found binary short-circuits: no `go install`, no SDK download (either would take minutes here).
     await expect(ensureTemporalBinary(home, logger, envWith({}))).resolves.toBe(inHome);
   });
+
+  it('builds with the go found on the PATH it is given, into the cache', async () => {
+    // A stand-in Go toolchain: `go version` works, `go install` drops a temporal into $GOBIN.
+    const goDir = path.join(root, 'go-bin');
+    mkdirSync(goDir);
+    writeFileSync(
+      path.join(goDir, 'go'),
+      [
+        '#!/bin/sh',
+        'case "$1" in',
+        '  version) echo "go version go0.0 stand-in"; exit 0 ;;',
+        `  install) /bin/mkdir -p "$GOBIN" && printf '#!/bin/sh\necho built\n' > "$GOBIN/temporal" && /bin/chmod 755 "$GOBIN/temporal"; exit $? ;;`,
+        'esac',
+        'exit 1',
+        '',
+      ].join('\n'),
+    );
+    chmodSync(path.join(goDir, 'go'), 0o755);
+    const logger = pino({ enabled: false });
+    await expect(ensureTemporalBinary(home, logger, envWith({ PATH: goDir }))).resolves.toBe(
+      path.join(cache, 'bin', 'temporal'),
+    );
+  });
 });

@@ -38,9 +38,10 @@ export function findTemporalBinary(
   return candidates.find(isExecutable);
 }
 
-async function hasGo(): Promise<boolean> {
+/** Whether `go` runs on the PATH of `env` (the one `go install` will then use). */
+async function hasGo(env: NodeJS.ProcessEnv): Promise<boolean> {
   try {
-    await run('go', ['version']);
+    await run('go', ['version'], { env: { ...process.env, ...env } });
     return true;
   } catch {
     return false;
@@ -102,7 +103,7 @@ export async function ensureTemporalBinary(
   const found = findTemporalBinary(grokmapHomeDir, env);
   if (found) return found;
   const failures: string[] = [];
-  if (await hasGo()) {
+  if (await hasGo(env)) {
     try {
       return await goInstallTemporal(logger, env);
     } catch (err) {
