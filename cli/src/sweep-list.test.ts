@@ -1,6 +1,6 @@
 import type { SweepRecord, TrialCount } from '@grokmap/workers';
 import { describe, expect, it } from 'vitest';
-import { formatSweepList, sweepListing, unreadableSweepWarning } from './sweep-list.js';
+import { formatSweepList, parseSweepStatus, sweepListing, unreadableSweepWarning } from './sweep-list.js';
 
 function sweep(sweepId: string, createdAt: string, overrides: Partial<SweepRecord> = {}): SweepRecord {
   return {
@@ -55,7 +55,16 @@ describe('sweep list', () => {
   });
 
   it('keeps only the newest `limit`', () => {
-    expect(sweepListing(scan, counts, 2).map((l) => l.sweepId)).toEqual(['b', 'a']);
+    expect(sweepListing(scan, counts, { limit: 2 }).map((l) => l.sweepId)).toEqual(['b', 'a']);
+  });
+
+  it('keeps only sweeps in the asked state, and refuses a state that does not exist', () => {
+    expect(sweepListing(scan, counts, { status: 'completed' }).map((l) => l.sweepId)).toEqual(['c']);
+    expect(sweepListing(scan, counts, { status: 'failed' })).toEqual([]);
+    expect(parseSweepStatus('running')).toBe('running');
+    expect(() => parseSweepStatus('done')).toThrow(
+      "--status: expected one of running, completed, failed, cancelled, got 'done'",
+    );
   });
 
   it('prints aligned columns with the grid letters for phases', () => {

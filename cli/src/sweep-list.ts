@@ -1,10 +1,13 @@
 import { PHASES } from '@grokmap/analysis';
 import {
   FINAL_TRIAL_STATUSES,
+  SWEEP_STATUSES,
   type SweepScan,
+  type SweepStatus,
   type TrialCount,
   type UnreadableSweep,
 } from '@grokmap/workers';
+import { CliError } from './context.js';
 import { PHASE_LETTER } from './phase-grid.js';
 import { table } from './text-table.js';
 
@@ -36,13 +39,17 @@ const FINAL = new Set<string>(FINAL_TRIAL_STATUSES);
  * Counts come from one grouped query, so listing thousands of sweeps reads
  * no trial rows.
  */
-export function sweepListing(scan: SweepScan, counts: readonly TrialCount[], limit?: number): SweepListing[] {
+export function sweepListing(
+  scan: SweepScan,
+  counts: readonly TrialCount[],
+  options: { limit?: number; status?: SweepStatus } = {},
+): SweepListing[] {
   const bySweep = new Map<string, TrialCount[]>();
   for (const c of counts) bySweep.set(c.sweepId, [...(bySweep.get(c.sweepId) ?? []), c]);
-  const newestFirst = [...scan.sweeps].sort(
-    (a, b) => b.createdAt.localeCompare(a.createdAt) || a.sweepId.localeCompare(b.sweepId),
-  );
-  return newestFirst.slice(0, limit ?? newestFirst.length).map((s) => {
+  const newestFirst = scan.sweeps
+    .filter((s) => !options.status || s.status === options.status)
+    .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.sweepId.localeCompare(b.sweepId));
+  return newestFirst.slice(0, options.limit ?? newestFirst.length).map((s) => {
     const own = bySweep.get(s.sweepId) ?? [];
     const sum = (keep: (c: TrialCount) => boolean) => own.filter(keep).reduce((n, c) => n + c.count, 0);
     const byPhase = Object.fromEntries(
@@ -84,6 +91,14 @@ export function formatSweepList(listing: readonly SweepListing[]): string {
       .join('  ') || '-',
   ]);
   return table([header, ...rows]).join('\n');
+}
+
+/** `--status` of `sweep list`: one of the sweep statuses, or exit 2 naming them. */
+export function parseSweepStatus(value: string): SweepStatus {
+  const status = SWEEP_STATUSES.find((s) => s === value);
+  if (!status)
+    throw new CliError(`--status: expected one of ${SWEEP_STATUSES.join(', ')}, got '${value}'`, 2);
+  return status;
 }
 
 /** What `sweep list` says about a sweep row the store could not read. */

@@ -106,6 +106,19 @@ describe.each(storeKinds())('sweep end to end (%s store)', (kind: StoreKind) => 
       const newest = await runCli(['sweep', 'list', '--limit', '1'], cliEnv(server, kind));
       expect(newest.code, newest.stderr).toBe(0);
       expect(newest.stdout.trim().split('\n')).toHaveLength(2);
+      const cancelled = await runCli(
+        ['sweep', 'list', '--status', 'cancelled', '--json'],
+        cliEnv(server, kind),
+      );
+      expect(cancelled.code, cancelled.stderr).toBe(0);
+      expect((JSON.parse(cancelled.stdout) as SweepListing[]).map((l) => l.sweepId)).not.toContain(
+        out.sweepId,
+      );
+      const badStatus = await runCli(['sweep', 'list', '--status', 'done'], cliEnv(server, kind));
+      expect(badStatus.code).toBe(2);
+      expect(badStatus.stderr).toMatch(
+        /--status: expected one of running, completed, failed, cancelled, got 'done'/,
+      );
       const badLimit = await runCli(['sweep', 'list', '--limit', 'all'], cliEnv(server, kind));
       expect(badLimit.code).toBe(2);
       expect(badLimit.stderr).toMatch(/--limit: expected a whole number of at least 1, got 'all'/);

@@ -134,16 +134,23 @@ export function registerSweepCommands(program: Command): void {
     .command('list')
     .description('stored sweeps, newest first: method, trainer, status, trials finished, phases found')
     .option('--limit <n>', 'only the newest n', positiveInteger('--limit'))
+    .option('--status <status>', 'only sweeps in this state: running, completed, failed or cancelled')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { limit?: number; json?: boolean }) => {
+    .action(async (opts: { limit?: number; status?: string; json?: boolean }) => {
       const { openResultsStore } = await runtime();
-      const { formatSweepList, sweepListing, unreadableSweepWarning } = await import('../sweep-list.js');
+      const { formatSweepList, parseSweepStatus, sweepListing, unreadableSweepWarning } = await import(
+        '../sweep-list.js'
+      );
+      const status = opts.status === undefined ? undefined : parseSweepStatus(opts.status);
       const store = await openResultsStore(createLogger(!!opts.json));
       try {
         const [scan, counts] = await Promise.all([store.scanSweeps(), store.trialCounts()]);
         // A corrupt sweep row is named, and every other sweep is still listed.
         for (const u of scan.unreadable) process.stderr.write(`warning: ${unreadableSweepWarning(u)}\n`);
-        const listing = sweepListing(scan, counts, opts.limit);
+        const listing = sweepListing(scan, counts, {
+          ...(opts.limit ? { limit: opts.limit } : {}),
+          ...(status ? { status } : {}),
+        });
         if (opts.json) printJson(listing);
         else process.stdout.write(`${formatSweepList(listing)}\n`);
       } finally {

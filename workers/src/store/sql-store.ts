@@ -11,6 +11,7 @@ import {
   type RegressionRecord,
   type RegressionVerdictLabel,
   type ResultsStore,
+  SWEEP_STATUSES,
   type SweepRecord,
   type SweepScan,
   type SweepStatus,
@@ -29,7 +30,6 @@ import {
  * updates a row whose status is still 'running'.
  */
 
-const SWEEP_STATUSES: readonly SweepStatus[] = ['running', 'completed', 'failed', 'cancelled'];
 const TRIAL_STATUSES: readonly TrialRecordStatus[] = ['running', ...FINAL_TRIAL_STATUSES];
 const PHASES: readonly PhaseLabel[] = ['comprehension', 'grokking', 'memorization', 'confusion'];
 
@@ -56,7 +56,7 @@ const sweepInput = z.object({
   trainer: z.string(),
   method: z.string(),
   spec: z.unknown(),
-  status: z.enum(SWEEP_STATUSES as [SweepStatus, ...SweepStatus[]]),
+  status: z.enum(SWEEP_STATUSES),
   plannedTrials: nonNegativeInt,
   createdAt: isoInstant,
   updatedAt: isoInstant,

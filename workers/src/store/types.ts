@@ -6,7 +6,8 @@ import type { CurvePoint, TrialOutcome } from '@grokmap/plugin-sdk';
  * Writes are idempotent by id: recording the same trial twice leaves one row.
  */
 
-export type SweepStatus = 'running' | 'completed' | 'failed' | 'cancelled';
+export const SWEEP_STATUSES = ['running', 'completed', 'failed', 'cancelled'] as const;
+export type SweepStatus = (typeof SWEEP_STATUSES)[number];
 
 export interface SweepRecord {
   sweepId: string;
