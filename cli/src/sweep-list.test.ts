@@ -1,6 +1,7 @@
 import type { SweepRecord, TrialCount } from '@grokmap/workers';
 import { describe, expect, it } from 'vitest';
-import { formatSweepList, parseSweepStatus, sweepListing, unreadableSweepWarning } from './sweep-list.js';
+import { formatSweepList, parseSweepStatus, sweepListing } from './sweep-list.js';
+import { unreadableSweepWarning } from './unreadable.js';
 
 function sweep(sweepId: string, createdAt: string, overrides: Partial<SweepRecord> = {}): SweepRecord {
   return {

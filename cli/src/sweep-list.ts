@@ -5,7 +5,6 @@ import {
   type SweepScan,
   type SweepStatus,
   type TrialCount,
-  type UnreadableSweep,
 } from '@grokmap/workers';
 import { CliError } from './context.js';
 import { PHASE_LETTER } from './phase-grid.js';
@@ -99,9 +98,4 @@ export function parseSweepStatus(value: string): SweepStatus {
   if (!status)
     throw new CliError(`--status: expected one of ${SWEEP_STATUSES.join(', ')}, got '${value}'`, 2);
   return status;
-}
-
-/** What `sweep list` says about a sweep row the store could not read. */
-export function unreadableSweepWarning(u: UnreadableSweep): string {
-  return `sweep ${u.sweepId}: record unreadable in the results store (${u.problem})`;
 }

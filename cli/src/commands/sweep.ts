@@ -138,9 +138,8 @@ export function registerSweepCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { limit?: number; status?: string; json?: boolean }) => {
       const { openResultsStore } = await runtime();
-      const { formatSweepList, parseSweepStatus, sweepListing, unreadableSweepWarning } = await import(
-        '../sweep-list.js'
-      );
+      const { formatSweepList, parseSweepStatus, sweepListing } = await import('../sweep-list.js');
+      const { unreadableSweepWarning } = await import('../unreadable.js');
       const status = opts.status === undefined ? undefined : parseSweepStatus(opts.status);
       const store = await openResultsStore(createLogger(!!opts.json));
       try {
