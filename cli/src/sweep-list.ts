@@ -44,7 +44,11 @@ export function sweepListing(
   options: { limit?: number; status?: SweepStatus } = {},
 ): SweepListing[] {
   const bySweep = new Map<string, TrialCount[]>();
-  for (const c of counts) bySweep.set(c.sweepId, [...(bySweep.get(c.sweepId) ?? []), c]);
+  for (const c of counts) {
+    const own = bySweep.get(c.sweepId);
+    if (own) own.push(c);
+    else bySweep.set(c.sweepId, [c]);
+  }
   const newestFirst = scan.sweeps
     .filter((s) => !options.status || s.status === options.status)
     .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.sweepId.localeCompare(b.sweepId));
