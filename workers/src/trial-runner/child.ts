@@ -11,7 +11,10 @@ import type { ChildMessage, ParentMessage, RunTrialJob } from './protocol.js';
 
 const logger = pino(
   { level: process.env.GROKMAP_LOG_LEVEL ?? 'warn', base: { role: 'trial-child' } },
-  pino.destination(2),
+  // Synchronous, so a trial's log lines are in the stderr pipe before its result is sent: the
+  // parent keeps each run's stderr apart (a crash reports only its own run's lines), and a line
+  // logged just before a crash is not lost in a write buffer.
+  pino.destination({ dest: 2, sync: true }),
 );
 const registry = new TrainerRegistry();
 let controller: AbortController | undefined;

@@ -71,6 +71,31 @@ describe('TrialProcessPool', () => {
     }
   });
 
+  it("keeps an earlier trial's stderr out of a later crash in the same reused process", async () => {
+    const pool = new TrialProcessPool({ size: 1, logger });
+    try {
+      // The failure hooks log a warning (to the process's stderr) naming the trial; 'nan' ends the
+      // trial normally (diverged), so the process is reused for the next one.
+      const earlier = await pool.run(
+        job('earlier-trial', { fail: 'nan', fail_at_step: 200, max_steps: 1000, eval_every: 100 }),
+        noCallbacks,
+        new AbortController().signal,
+      );
+      expect(earlier.kind === 'outcome' && earlier.outcome.status).toBe('diverged');
+      const crashed = await pool.run(
+        job('later-trial', { fail: 'segfault', fail_at_step: 200, max_steps: 1000, eval_every: 100 }),
+        noCallbacks,
+        new AbortController().signal,
+      );
+      expect(crashed.kind).toBe('crashed');
+      const message = crashed.kind === 'crashed' ? crashed.message : '';
+      expect(message).toContain('later-trial');
+      expect(message).not.toContain('earlier-trial');
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('calls a trial whose V8 heap runs out (an abort, its message before a long native stack) out of memory', async () => {
     const pool = new TrialProcessPool({ size: 1, logger, memoryLimitMb: 256 });
     try {

@@ -35,6 +35,7 @@ interface Slot {
   index: number;
   child?: ChildProcess;
   busy: boolean;
+  /** The last lines of the process's stderr since start-up, then since the current run began. */
   stderrTail: string[];
 }
 
@@ -165,6 +166,9 @@ export class TrialProcessPool {
     callbacks: readonly TrialCallbacks[],
     signal: AbortSignal,
   ): Promise<TrialRunResult[]> {
+    // The process is reused: a crash message must carry only this run's stderr, not lines written
+    // by earlier trials (or by start-up, which ensureChild already reported on if it failed).
+    slot.stderrTail = [];
     const stallMs = jobs[0]?.stallTimeoutMs ?? this.options.stallTimeoutMs;
     const results: (TrialRunResult | undefined)[] = jobs.map(() => undefined);
     let pending = jobs.length;
