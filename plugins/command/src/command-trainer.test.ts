@@ -406,6 +406,19 @@ describe('what the program is given', () => {
     expect(outcome.reason).toContain('cannot restore checkpoint');
   });
 
+  it('fails the trial, naming it, when its checkpoint store throws on restore', async () => {
+    const trainer = await fake('never-run-store', `out({ type: 'result', status: 'completed' });`);
+    const ctx = createTestContext({ trialId: 's/t' });
+    ctx.checkpoint.restore = async () => {
+      throw new Error('checkpoint store unreachable');
+    };
+    const outcome = await trainer.train({}, ctx);
+    expect(outcome.status).toBe('error');
+    expect(outcome.reason).toBe(
+      'restoring the checkpoint of trial "s/t" failed: checkpoint store unreachable',
+    );
+  });
+
   it('stores a checkpoint directory the program writes', async () => {
     const trainer = await fake(
       'ckpt-dir',
@@ -618,6 +631,26 @@ const ids = doc.trials.map((t) => t.trial_id);
     expect(b!.reason).toMatch(/^cannot restore checkpoint: /);
     expect([a!.status, c!.status]).toEqual(['completed', 'completed']);
     expect([a!.extra, c!.extra]).toEqual([{ n: 2 }, { n: 2 }]);
+  });
+
+  it('fails only the trial whose checkpoint store throws on restore, naming it; the others run', async () => {
+    const trainer = await fake(
+      'pack-restore-throws',
+      `${PACK}
+       ids.forEach((id) => out({ type: 'result', trial_id: id, status: 'completed', extra: { ids: ids.join() } }));`,
+      { pack },
+    );
+    const { trials, contexts, pack: packCtx } = three();
+    // A third-party store that cannot be reached, say.
+    contexts[1]!.checkpoint.restore = async () => {
+      throw new Error('checkpoint store unreachable');
+    };
+    const [a, b, c] = await trainer.trainPack!(trials, packCtx);
+    expect(b).toMatchObject({ status: 'error' });
+    expect(b!.reason).toBe('restoring the checkpoint of trial "s/b" failed: checkpoint store unreachable');
+    expect([a!.status, c!.status]).toEqual(['completed', 'completed']);
+    // The others ran together, without it.
+    expect([a!.extra, c!.extra]).toEqual([{ ids: 's/a,s/c' }, { ids: 's/a,s/c' }]);
   });
 
   it('refuses a line for a trial that is not in the pack, quoting it', async () => {

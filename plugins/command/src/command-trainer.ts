@@ -91,7 +91,7 @@ export function createCommandTrainer(config: CommandTrainerConfig): AnyTrainer {
     train: async (params, ctx) => {
       const { attempt, threshold, signal, logger, device } = ctx;
       const scope: RunScope = { id: ctx.trialId, attempt, threshold, signal, logger, device, packed: false };
-      const trial = { params, ctx, stored: await ctx.checkpoint.restore() };
+      const trial = { params, ctx, ...(await restoreStored(ctx)) };
       const [outcome] = await new CommandRun(config, [trial], scope).run();
       return outcome!;
     },
@@ -112,18 +112,18 @@ async function trainPack(
   trials: PackedTrial<unknown>[],
   pack: PackContext,
 ): Promise<TrialOutcome[]> {
-  const restored = await Promise.all(
-    trials.map(async (t) => ({ ...t, stored: await t.ctx.checkpoint.restore() })),
-  );
+  const restored = await Promise.all(trials.map(async (t) => ({ ...t, ...(await restoreStored(t.ctx)) })));
   const groups = splitIntoPacks(
     restored,
     (t) => ({
-      resume: t.stored?.step ?? null,
+      // Trials whose checkpoint could not be had go together, in a run that starts no program.
+      resume: t.restoreError !== undefined ? 'unrestored' : (t.stored?.step ?? null),
       shape: packing.shapeKeys.map((k) => (t.params as Record<string, unknown>)[k] ?? null),
     }),
     { maxTrials: packing.maxTrials, shapeKeys: ['resume', 'shape'] },
   );
-  if (new Set(restored.map((t) => t.stored?.step ?? null)).size > 1) {
+  const resumable = restored.filter((t) => t.restoreError === undefined);
+  if (new Set(resumable.map((t) => t.stored?.step ?? null)).size > 1) {
     pack.logger.info(
       { trainer: config.name, processes: groups.length },
       'trials of the pack resume from different steps; each step gets its own process',
@@ -145,6 +145,31 @@ async function trainPack(
     });
   }
   return outcomes;
+}
+
+/** A trial's stored checkpoint, as the program gets it, or why the store could not give it. */
+interface Restored {
+  stored: Checkpoint | undefined;
+  /** Set when the checkpoint store threw: the trial ends as `error` with this reason. */
+  restoreError?: string;
+}
+
+/**
+ * Ask a trial's checkpoint store for its latest checkpoint. The store may be
+ * a third party's and may throw: that fails this trial only, never the pack
+ * it shares a process with (the trainPack contract: each trial its own outcome).
+ */
+async function restoreStored(ctx: TrainerContext): Promise<Restored> {
+  try {
+    return { stored: await ctx.checkpoint.restore() };
+  } catch (err) {
+    ctx.logger.error({ err }, 'checkpoint store failed to restore; the trial fails');
+    const why = err instanceof Error ? err.message : String(err);
+    return {
+      stored: undefined,
+      restoreError: `restoring the checkpoint of trial ${JSON.stringify(ctx.trialId)} failed: ${why}`,
+    };
+  }
 }
 
 /** The numeric step budget in a trial's parameters, if it declares one. */
@@ -197,7 +222,7 @@ interface RunTrial {
   recorder: CurveRecorder;
   resume: ParamsFile['resume'];
   result: ResultMessage | undefined;
-  /** The trial failed before its program started (its checkpoint could not be restored). */
+  /** The trial failed before its program started (its checkpoint could not be had or unpacked). */
   error: string | undefined;
 }
 
@@ -220,7 +245,7 @@ class CommandRun {
 
   constructor(
     private readonly config: CommandTrainerConfig,
-    trials: { params: unknown; ctx: TrainerContext; stored: Checkpoint | undefined }[],
+    trials: ({ params: unknown; ctx: TrainerContext } & Restored)[],
     private readonly scope: RunScope,
   ) {
     this.log = scope.logger.child(
@@ -229,13 +254,13 @@ class CommandRun {
         : { trainer: config.name, trialId: scope.id },
     );
     this.graceMs = config.graceMs ?? DEFAULT_GRACE_MS;
-    this.trials = trials.map((t) => ({
+    this.trials = trials.map(({ restoreError, ...t }) => ({
       ...t,
       log: scope.packed ? t.ctx.logger.child({ trainer: config.name, trialId: t.ctx.trialId }) : this.log,
       recorder: new CurveRecorder(t.ctx.threshold),
       resume: null,
       result: undefined,
-      error: undefined,
+      error: restoreError,
     }));
     for (const t of this.trials) this.byId.set(t.ctx.trialId, t);
   }
