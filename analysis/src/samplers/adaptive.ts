@@ -18,6 +18,7 @@ import {
   searchSpace,
   snap,
 } from './space.js';
+import { forwardSolve } from './triangular.js';
 import type { MapSummary, SamplerPoint, SamplerState } from './types.js';
 
 /**
@@ -358,9 +359,12 @@ class PosteriorCovariance {
     const chol = new CholeskyDecomposition(k);
     if (!chol.isPositiveDefinite()) return;
     // C₀ = K_PP − K_Pᵀ K⁻¹ K_P = K_PP − Wᵀ W with W = L⁻¹ K_P.
-    const cols = forwardSubstitute(
-      chol.lowerTriangularMatrix.to2DArray(),
-      points.map((p) => Float64Array.from(model.inputs, (x) => kernel(x, p))),
+    const l = chol.lowerTriangularMatrix.to2DArray();
+    const cols = points.map((p) =>
+      forwardSolve(
+        l,
+        Float64Array.from(model.inputs, (x) => kernel(x, p)),
+      ),
     );
     for (let a = 0; a < m; a++) {
       const ca = cols[a]!;
@@ -395,18 +399,4 @@ class PosteriorCovariance {
     }
     return g / s;
   }
-}
-
-/** Columns of L⁻¹ B for lower-triangular L, where column j of B is k(inputs, points[j]). */
-function forwardSubstitute(l: number[][], b: Float64Array[]): Float64Array[] {
-  return b.map((col) => {
-    const out = new Float64Array(col.length);
-    for (let i = 0; i < col.length; i++) {
-      const li = l[i]!;
-      let s = col[i]!;
-      for (let k = 0; k < i; k++) s -= li[k]! * out[k]!;
-      out[i] = s / li[i]!;
-    }
-    return out;
-  });
 }

@@ -1,7 +1,13 @@
 import { randomPoint, sweepSpecSchema } from '@grokmap/workflows';
 import { describe, expect, it } from 'vitest';
 import { syntheticGroundTruth } from '../../../plugins/synthetic/src/index.js';
-import { expectedImprovement, fitHyperparameters, Gp, transformMetric } from './bayes.js';
+import {
+  expectedImprovement,
+  fitHyperparameters,
+  Gp,
+  hyperparameterSubset,
+  transformMetric,
+} from './bayes.js';
 import { initialSamplerState, observeTrials, proposeTrials } from './suggest.js';
 
 const MAX_STEPS = 20000;
@@ -78,13 +84,58 @@ describe('bayes', () => {
     );
     const h = fitHyperparameters(x, y);
     expect(h.lengthScales[1]!).toBeGreaterThan(3 * h.lengthScales[0]!);
-    const gp = new Gp(x, y, h.lengthScales, h.noise);
+    const gp = Gp.fit(x, y, h.lengthScales, h.noise);
     const { mean, sd } = gp.predict(x.slice(0, 5));
     mean.forEach((m, i) => {
       expect(m).toBeCloseTo(y[i]!, 1);
     });
     for (const s of sd) expect(s).toBeLessThan(0.2);
     expect(gp.predict([[5, 0.5]]).sd[0]!).toBeGreaterThan(0.5);
+  });
+
+  it('adds a believed point to the factor exactly as refitting on all the points does', () => {
+    const x: number[][] = [];
+    for (let i = 0; i < 30; i++) x.push([((i * 7) % 30) / 29, ((i * 13) % 30) / 29]);
+    const y = x.map(([a, b]) => Math.sin(4 * a!) + b! * b!);
+    const extra: [number[], number][] = [
+      [[0.33, 0.71], 0.4],
+      [[0.9, 0.05], -1.2],
+    ];
+    let extended = Gp.fit(x, y, [0.3, 0.5], 0.01);
+    for (const [u, v] of extra) extended = extended.with(u, v);
+    const refit = Gp.fit(
+      [...x, ...extra.map(([u]) => u)],
+      [...y, ...extra.map(([, v]) => v)],
+      [0.3, 0.5],
+      0.01,
+    );
+    const probe = [
+      [0.5, 0.5],
+      [0.34, 0.7],
+      [0.1, 0.95],
+    ];
+    const a = extended.predict(probe);
+    const b = refit.predict(probe);
+    probe.forEach((_, i) => {
+      expect(a.mean[i]!).toBeCloseTo(b.mean[i]!, 8);
+      expect(a.sd[i]!).toBeCloseTo(b.sd[i]!, 8);
+    });
+  });
+
+  it('fits hyperparameters on every observation up to 150, beyond on the best 75 and a spread of the rest', () => {
+    expect(hyperparameterSubset([3, 1, 2])).toEqual([0, 1, 2]);
+    const y = Array.from({ length: 400 }, (_, i) => Math.cos(i * 1.7));
+    const subset = hyperparameterSubset(y);
+    expect(subset).toHaveLength(150);
+    expect(new Set(subset).size).toBe(150);
+    expect([...subset].sort((a, b) => a - b)).toEqual(subset);
+    const best = y
+      .map((_, i) => i)
+      .sort((a, b) => y[a]! - y[b]!)
+      .slice(0, 75);
+    for (const i of best) expect(subset).toContain(i);
+    // The rest is spread over the sweep, not the 75 next-best.
+    expect(Math.max(...subset.filter((i) => !best.includes(i)))).toBeGreaterThan(350);
   });
 
   it('transforms metrics: maximised ones negated, wide positive ones on a log scale, standardised', () => {

@@ -9,6 +9,7 @@ import {
   searchSpace,
   snap,
 } from './space.js';
+import { forwardSolve } from './triangular.js';
 import type { SamplerPoint, SamplerState } from './types.js';
 
 /**
@@ -50,6 +51,8 @@ const NOISE_BOUNDS = [1e-6, 1] as const;
 const PRIOR_LOG_SCALE = Math.log(0.4);
 const PRIOR_LOG_SD = 1.5;
 const SAME_POINT = 1e-12;
+/** Observations the hyperparameters are fitted on, at most (see hyperparameterSubset). */
+const HYPERPARAMETER_POINTS = 150;
 
 /** Coordinates for `n` new bayes trials; the caller assigns indices nextIndex, nextIndex + 1, … */
 export function proposeBayes(
@@ -121,13 +124,37 @@ function believerGp(
     usable.map((o) => o.metric!),
     spec.metric?.goal ?? 'minimize',
   );
-  const hyper = fitHyperparameters(x, y);
-  let gp = new Gp(x, y, hyper.lengthScales, hyper.noise);
+  const fitOn = hyperparameterSubset(y);
+  const hyper = fitHyperparameters(
+    fitOn.map((i) => x[i]!),
+    fitOn.map((i) => y[i]!),
+  );
+  let gp = Gp.fit(x, y, hyper.lengthScales, hyper.noise);
   for (const p of state.pending) {
     const u = encodePoint(space, p.point);
     gp = gp.with(u, gp.predict([u]).mean[0]!);
   }
   return gp;
+}
+
+/**
+ * Which observations the hyperparameters are fitted on: all of them up to
+ * HYPERPARAMETER_POINTS; beyond, the best half of that many (where the
+ * search now looks) and an even spread of the rest. The fit evaluates the
+ * likelihood dozens of times at O(n³) each, while the GP itself is factored
+ * a few times per batch, so this keeps a proposal for a sweep of many
+ * hundred trials to seconds (it runs synchronously inside a heartbeating
+ * control activity), at the price of scales estimated from 150 points.
+ */
+export function hyperparameterSubset(y: readonly number[]): number[] {
+  const n = y.length;
+  if (n <= HYPERPARAMETER_POINTS) return y.map((_, i) => i);
+  const byValue = y.map((_, i) => i).sort((a, b) => y[a]! - y[b]! || a - b);
+  const best = byValue.slice(0, HYPERPARAMETER_POINTS / 2);
+  const rest = byValue.slice(HYPERPARAMETER_POINTS / 2).sort((a, b) => a - b);
+  const spread = HYPERPARAMETER_POINTS - best.length;
+  const picked = Array.from({ length: spread }, (_, k) => rest[Math.floor((k * rest.length) / spread)]!);
+  return [...best, ...picked].sort((a, b) => a - b);
 }
 
 /** Metric values as the GP models them: minimised, log10 for wide positive ranges, standardised. */
@@ -313,48 +340,82 @@ function factor(k: Matrix): CholeskyDecomposition | null {
   return null;
 }
 
-/** A GP posterior with fixed hyperparameters; `with` adds one (believed) observation. */
+/**
+ * A GP posterior with fixed hyperparameters; `with` adds one (believed)
+ * observation. The lower Cholesky factor is kept and extended by one row
+ * per added point (O(n²) rather than refactoring at O(n³)), and a
+ * prediction needs one forward substitution per point for its variance:
+ * a batch over many hundred observations stays within seconds.
+ */
 export class Gp {
-  private readonly chol: CholeskyDecomposition;
-  private readonly alpha: Matrix;
-
-  constructor(
+  private constructor(
     readonly x: readonly number[][],
     readonly y: readonly number[],
     readonly lengthScales: readonly number[],
     readonly noise: number,
-  ) {
+    /** Rows of the lower Cholesky factor L of K + noise·I (row i has i + 1 entries). */
+    private readonly l: readonly Float64Array[],
+    /** K⁻¹ y. */
+    private readonly alpha: Float64Array,
+  ) {}
+
+  static fit(
+    x: readonly number[][],
+    y: readonly number[],
+    lengthScales: readonly number[],
+    noise: number,
+  ): Gp {
     const chol = factor(kernelMatrix(x, lengthScales, noise));
     if (!chol) throw new Error('GP kernel matrix is not positive definite even with jitter');
-    this.chol = chol;
-    this.alpha = chol.solve(Matrix.columnVector([...y]));
+    const full = chol.lowerTriangularMatrix.to2DArray();
+    const l = full.map((row, i) => Float64Array.from(row.slice(0, i + 1)));
+    return new Gp(x, y, lengthScales, noise, l, solveFactored(l, y));
   }
 
   with(u: number[], value: number): Gp {
-    return new Gp([...this.x, u], [...this.y, value], this.lengthScales, this.noise);
+    const row = forwardSolve(
+      this.l,
+      this.x.map((xi) => matern52(xi, u, this.lengthScales)),
+    );
+    let used = 0;
+    for (const v of row) used += v * v;
+    // Rounding can leave a repeated point with nothing left on the diagonal: the smallest jitter factor() tries.
+    const diagonal = Math.sqrt(Math.max(1e-8, 1 + this.noise - used));
+    const extended = Float64Array.from([...row, diagonal]);
+    const l = [...this.l, extended];
+    const y = [...this.y, value];
+    return new Gp([...this.x, u], y, this.lengthScales, this.noise, l, solveFactored(l, y));
   }
 
   /** Posterior mean and standard deviation (of the latent function) at each point. */
   predict(points: readonly number[][]): { mean: number[]; sd: number[] } {
-    const n = this.x.length;
-    const kStar = new Matrix(n, points.length);
-    points.forEach((p, j) => {
-      for (let i = 0; i < n; i++) kStar.set(i, j, matern52(this.x[i]!, p, this.lengthScales));
-    });
-    const solved = this.chol.solve(kStar);
     const mean: number[] = [];
     const sd: number[] = [];
-    points.forEach((_, j) => {
+    for (const p of points) {
+      const k = this.x.map((xi) => matern52(xi, p, this.lengthScales));
       let m = 0;
+      k.forEach((v, i) => {
+        m += v * this.alpha[i]!;
+      });
+      const v = forwardSolve(this.l, k);
       let reduction = 0;
-      for (let i = 0; i < n; i++) {
-        const k = kStar.get(i, j);
-        m += k * this.alpha.get(i, 0);
-        reduction += k * solved.get(i, j);
-      }
+      for (const w of v) reduction += w * w;
       mean.push(m);
       sd.push(Math.sqrt(Math.max(1e-12, 1 - reduction)));
-    });
+    }
     return { mean, sd };
   }
+}
+
+/** (L Lᵀ)⁻¹ b: forward, then backward substitution. */
+function solveFactored(l: readonly Float64Array[], b: readonly number[]): Float64Array {
+  const z = forwardSolve(l, b);
+  const n = z.length;
+  const out = new Float64Array(n);
+  for (let i = n - 1; i >= 0; i--) {
+    let s = z[i]!;
+    for (let k = i + 1; k < n; k++) s -= l[k]![i]! * out[k]!;
+    out[i] = s / l[i]![i]!;
+  }
+  return out;
 }
