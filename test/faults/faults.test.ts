@@ -26,10 +26,9 @@ import { activityAttempts, auditSweep, type ScenarioRow, writeTable } from './au
  * started twice, a cancel. After each, the store is audited against the
  * workflow's history: nothing lost, nothing duplicated. The control worker
  * is also killed at a known point: inside a suggestion and inside a store
- * write, held there by its test-only pause (GROKMAP_TEST_PAUSE_IN). Those
- * two scenarios take over two minutes each: Temporal retries the lost
- * attempt only when its start-to-close timeout (2 min, control-proxies.ts)
- * runs out.
+ * write, held there by its test-only pause (GROKMAP_TEST_PAUSE_IN).
+ * Temporal retries the lost attempt once its heartbeat timeout (30 s,
+ * control-proxies.ts) runs out.
  */
 
 type Worker = ReturnType<typeof spawnCli>;

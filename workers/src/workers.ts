@@ -4,6 +4,7 @@ import { CONTROL_TASK_QUEUE, trainerTaskQueue } from '@grokmap/workflows';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createControlActivities } from './activities/control-activities.js';
+import { withHeartbeats } from './activities/heartbeat.js';
 import { createRegressionActivities } from './activities/regression-activities.js';
 import { createTrainerActivities } from './activities/trainer-activities.js';
 import { TrainerRegistry } from './registry.js';
@@ -117,11 +118,14 @@ export async function startControlWorker(opts: ControlWorkerOptions): Promise<Ru
         logger: opts.logger,
         ...(opts.writeReport ? { writeReport: opts.writeReport } : {}),
       }),
-      ...createRegressionActivities({
-        store: opts.store,
-        logger: opts.logger,
-        ...(opts.reportsDir ? { reportsDir: opts.reportsDir } : {}),
-      }),
+      // On the control queue's proxies too, with their heartbeat timeout (control-proxies.ts).
+      ...withHeartbeats(
+        createRegressionActivities({
+          store: opts.store,
+          logger: opts.logger,
+          ...(opts.reportsDir ? { reportsDir: opts.reportsDir } : {}),
+        }),
+      ),
     },
   });
   opts.logger.info({ queue: CONTROL_TASK_QUEUE }, 'control worker started');

@@ -2,9 +2,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RecordTrialFailureInput } from '@grokmap/workflows';
+import { asyncLocalStorage, Context, type Info } from '@temporalio/activity';
+import { noopMetricMeter, type Logger as TemporalLogger } from '@temporalio/common';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openSqliteStore } from '../store/sqlite-store.js';
+import type { ResultsStore } from '../store/types.js';
 import { createControlActivities, TEST_PAUSE_ENV, TEST_PAUSE_LOG } from './control-activities.js';
 
 /** A logger that keeps its lines, to see whether the test-only pause announced itself. */
@@ -147,5 +150,127 @@ describe('control activities: bookkeeping', () => {
       verdict: 'all trials ran',
       reportDir: join(home, 'reports', 'sweep-c'),
     });
+  });
+});
+
+/**
+ * An activity context like the worker's, recording heartbeats. (@temporalio/testing's
+ * MockActivityEnvironment does the same, but that package is a dependency of test/ and infra/,
+ * not of workers/, so it does not resolve here.)
+ */
+function fakeActivity(activityType: string) {
+  const heartbeats: number[] = [];
+  const quiet = () => undefined;
+  const log: TemporalLogger = {
+    log: quiet,
+    trace: quiet,
+    debug: quiet,
+    info: quiet,
+    warn: quiet,
+    error: quiet,
+  };
+  const context = new Context(
+    { activityType, attempt: 1, heartbeatTimeoutMs: 30_000 } as Info,
+    new Promise<never>(() => undefined),
+    new AbortController().signal,
+    () => heartbeats.push(Date.now()),
+    undefined,
+    log,
+    noopMetricMeter,
+    {},
+  );
+  return { heartbeats, run: <T>(fn: () => Promise<T>) => asyncLocalStorage.run(context, fn) };
+}
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+describe('control activities: heartbeats', () => {
+  const INTERVAL = 1_000;
+  const { logger } = capturingLogger();
+  const finish = { sweepId: 'sweep-h', status: 'completed', writeReport: true } as const;
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A store whose status writes are instant, and a report that ends when the test says so. */
+  function slowReport() {
+    const report = deferred<string>();
+    const store = { setSweepStatus: async () => undefined } as unknown as ResultsStore;
+    const activities = createControlActivities(
+      { store, logger, writeReport: () => report.promise },
+      {},
+      INTERVAL,
+    );
+    return { report, activities };
+  }
+
+  it('heartbeat while a long call runs, and stop once it returns', async () => {
+    const { report, activities } = slowReport();
+    const activity = fakeActivity('finishSweep');
+    const running = activity.run(() => activities.finishSweep(finish));
+    await vi.advanceTimersByTimeAsync(3.5 * INTERVAL);
+    // One at the start, one per interval since.
+    expect(activity.heartbeats).toHaveLength(4);
+    report.resolve('/reports/sweep-h');
+    expect(await running).toEqual({ reportDir: '/reports/sweep-h' });
+    const atEnd = activity.heartbeats.length;
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(10 * INTERVAL);
+    expect(activity.heartbeats).toHaveLength(atEnd);
+  });
+
+  it('stop heartbeating when the call throws', async () => {
+    const write = deferred<void>();
+    const store = { setSweepStatus: () => write.promise } as unknown as ResultsStore;
+    const activities = createControlActivities({ store, logger }, {}, INTERVAL);
+    const activity = fakeActivity('finishSweep');
+    const running = activity.run(() => activities.finishSweep(finish));
+    const failed = expect(running).rejects.toThrow('store unreachable');
+    await vi.advanceTimersByTimeAsync(2.5 * INTERVAL);
+    expect(activity.heartbeats).toHaveLength(3);
+    write.reject(new Error('store unreachable'));
+    await failed;
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(10 * INTERVAL);
+    expect(activity.heartbeats).toHaveLength(3);
+  });
+
+  it('start no timer when called outside an activity, as in the other tests here', async () => {
+    const { report, activities } = slowReport();
+    const running = activities.finishSweep(finish);
+    await vi.advanceTimersByTimeAsync(3 * INTERVAL);
+    expect(vi.getTimerCount()).toBe(0);
+    report.resolve('/reports/sweep-h');
+    expect(await running).toEqual({ reportDir: '/reports/sweep-h' });
+  });
+
+  it('wrap every control activity: each heartbeats as it starts and leaves no timer behind', async () => {
+    // A store that fails every call: each activity heartbeats, then fails on its first store call or input.
+    const store = new Proxy(
+      {},
+      { get: () => async () => Promise.reject(new Error('no store')) },
+    ) as ResultsStore;
+    const activities = createControlActivities({ store, logger }, {}, INTERVAL);
+    const names = Object.keys(activities).sort();
+    expect(names).toEqual(['finishSweep', 'recordTrialFailure', 'registerSweep', 'suggestTrials']);
+    for (const name of names as (keyof typeof activities)[]) {
+      const activity = fakeActivity(name);
+      const call = activities[name] as (input: never) => Promise<unknown>;
+      await activity.run(() => call({} as never)).catch(() => undefined);
+      expect(activity.heartbeats.length, name).toBeGreaterThanOrEqual(1);
+      expect(vi.getTimerCount(), name).toBe(0);
+    }
   });
 });

@@ -10,6 +10,7 @@ import type {
 } from '@grokmap/workflows';
 import type { Logger } from 'pino';
 import { FINAL_TRIAL_STATUSES, type ResultsStore } from '../store/types.js';
+import { HEARTBEAT_INTERVAL_MS, withHeartbeats } from './heartbeat.js';
 import { summaryFromRecord } from './trial-summary.js';
 
 export interface ControlActivityDeps {
@@ -45,9 +46,21 @@ function testPause(logger: Logger, env: NodeJS.ProcessEnv = process.env) {
   };
 }
 
-/** Activities on the control queue: bookkeeping in the results store and reports. All idempotent. */
-export function createControlActivities(deps: ControlActivityDeps, env: NodeJS.ProcessEnv = process.env) {
+/**
+ * Activities on the control queue: bookkeeping in the results store and reports. All idempotent.
+ * Each heartbeats every `heartbeatIntervalMs` while it runs (see ./heartbeat.ts), so a control
+ * worker that dies mid-call is noticed within the proxies' heartbeat timeout.
+ */
+export function createControlActivities(
+  deps: ControlActivityDeps,
+  env: NodeJS.ProcessEnv = process.env,
+  heartbeatIntervalMs = HEARTBEAT_INTERVAL_MS,
+) {
   const pause = testPause(deps.logger, env);
+  return withHeartbeats(controlActivities(deps, pause), heartbeatIntervalMs);
+}
+
+function controlActivities(deps: ControlActivityDeps, pause: ReturnType<typeof testPause>) {
   return {
     async registerSweep(input: RegisterSweepInput): Promise<void> {
       const now = new Date().toISOString();
