@@ -25,16 +25,16 @@ function problems(text: string): SpecProblem[] {
 }
 
 describe('adaptive options', () => {
-  it('fills defaults: every boundary, max_change 0.01, patience 2', () => {
+  it('fills defaults: every boundary, max_change 0.02, patience 3', () => {
     expect(adaptiveOptionsSchema.parse({})).toEqual({
       target: 'phase',
-      stop_when: { max_change: 0.01, patience: 2 },
+      stop_when: { max_change: 0.02, patience: 3 },
     });
   });
 
   it('accepts a boundary target and batch settings in a spec', () => {
     const text = spec(
-      'adaptive: { target: { boundary: [grokking, memorization] }, batch: 8, initial: 16, stop_when: { patience: 3 } }',
+      'adaptive: { target: { boundary: [grokking, memorization] }, batch: 8, initial: 16, stop_when: { patience: 4 } }',
     );
     const r = validateSpecText(text, lookup);
     expect(r.ok).toBe(true);
@@ -43,7 +43,7 @@ describe('adaptive options', () => {
         target: { boundary: ['grokking', 'memorization'] },
         batch: 8,
         initial: 16,
-        stop_when: { max_change: 0.01, patience: 3 },
+        stop_when: { max_change: 0.02, patience: 4 },
       });
     }
   });

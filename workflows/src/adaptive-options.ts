@@ -22,8 +22,16 @@ export const adaptiveTargetSchema = z.union([
 ]);
 export type AdaptiveTarget = z.output<typeof adaptiveTargetSchema>;
 
-export const DEFAULT_MAX_CHANGE = 0.01;
-export const DEFAULT_PATIENCE = 2;
+/**
+ * Stop once at most 2% of the dense map's cells change, three rounds in a
+ * row. In the sampling bench (synthetic oracle and both published grids,
+ * seeds 0–9) this stopped every sweep at 96% agreement or more, with a
+ * quarter fewer trials on the synthetic map, an eighth fewer on the
+ * classification grid and as many on the decoder grid as the earlier
+ * 1%-twice rule (medians); 3%-thrice stopped one sweep at 93%.
+ */
+export const DEFAULT_MAX_CHANGE = 0.02;
+export const DEFAULT_PATIENCE = 3;
 
 export const adaptiveStopSchema = z.strictObject({
   /** Share of the dense grid's cells whose phase changed between two rounds, at or below which a round counts as settled. */
