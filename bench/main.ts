@@ -12,13 +12,16 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** Each entry point takes its command-line words, except sampling, which takes `{ quick }`. */
+/** Each entry point takes its command-line words, except sampling, which takes `{ quick, offlineProductMap }`. */
 const BENCHES: Record<string, { file: string; entry: string; args?: (argv: string[]) => unknown }> = {
   trainer: { file: './trainer.ts', entry: 'benchTrainer' },
   sampling: {
     file: './sampling.ts',
     entry: 'benchSampling',
-    args: (argv) => ({ quick: argv.includes('--quick') }),
+    args: (argv) => ({
+      quick: argv.includes('--quick'),
+      offlineProductMap: argv.includes('--offline-product-map'),
+    }),
   },
   orchestration: { file: './orchestration.ts', entry: 'benchOrchestration' },
 };
