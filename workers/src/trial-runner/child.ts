@@ -4,10 +4,11 @@
  * what it ran. Exits when the parent goes away (IPC disconnect), so a
  * SIGKILLed worker leaves no orphans training on.
  */
+import { writeSync } from 'node:fs';
 import pino from 'pino';
 import { TrainerRegistry } from '../registry.js';
 import { executeTrials } from './execute.js';
-import type { ChildMessage, ParentMessage, RunTrialJob } from './protocol.js';
+import { type ChildMessage, type ParentMessage, RUN_STARTS_MARKER, type RunTrialJob } from './protocol.js';
 
 const logger = pino(
   { level: process.env.GROKMAP_LOG_LEVEL ?? 'warn', base: { role: 'trial-child' } },
@@ -40,8 +41,11 @@ async function run(jobs: RunTrialJob[]): Promise<void> {
 }
 
 process.on('message', (message: ParentMessage) => {
-  if (message.type === 'run') void run(message.jobs);
-  else if (message.type === 'abort') controller?.abort(message.reason);
+  if (message.type === 'run') {
+    // Same fd, written synchronously like the logger: ordered after every earlier trial's lines.
+    writeSync(2, `${RUN_STARTS_MARKER}\n`);
+    void run(message.jobs);
+  } else if (message.type === 'abort') controller?.abort(message.reason);
 });
 process.on('disconnect', () => process.exit(0));
 send({ type: 'ready' });

@@ -3,7 +3,13 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { DeviceAssignment, ProgressReport } from '@grokmap/plugin-sdk';
 import type { Logger } from 'pino';
-import type { ChildMessage, ParentMessage, RunTrialJob, TrialRunResult } from './protocol.js';
+import {
+  type ChildMessage,
+  type ParentMessage,
+  RUN_STARTS_MARKER,
+  type RunTrialJob,
+  type TrialRunResult,
+} from './protocol.js';
 
 export type { TrialRunResult } from './protocol.js';
 
@@ -134,10 +140,20 @@ export class TrialProcessPool {
     });
     slot.stderrTail = [];
     child.stderr?.on('data', (chunk: Buffer) => {
-      process.stderr.write(chunk);
-      slot.stderrTail.push(...chunk.toString().split('\n').filter(Boolean));
-      if (slot.stderrTail.length > STDERR_LINES_KEPT)
-        slot.stderrTail.splice(0, slot.stderrTail.length - STDERR_LINES_KEPT);
+      const text = chunk.toString();
+      if (!text.includes(RUN_STARTS_MARKER)) {
+        process.stderr.write(chunk);
+        keepStderr(slot, text.split('\n'));
+        return;
+      }
+      const lines = text.split('\n');
+      const echoed = lines.filter((line) => line !== RUN_STARTS_MARKER).join('\n');
+      if (echoed.trim()) process.stderr.write(echoed);
+      for (const line of lines) {
+        // A new run: what came before it on the pipe belongs to earlier trials.
+        if (line === RUN_STARTS_MARKER) slot.stderrTail = [];
+        else keepStderr(slot, [line]);
+      }
     });
     slot.child = child;
     return new Promise((resolve, reject) => {
@@ -326,4 +342,11 @@ export function residentMb(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** Keep the last STDERR_LINES_KEPT non-empty lines of a slot's stderr. */
+function keepStderr(slot: Slot, lines: readonly string[]): void {
+  slot.stderrTail.push(...lines.filter(Boolean));
+  if (slot.stderrTail.length > STDERR_LINES_KEPT)
+    slot.stderrTail.splice(0, slot.stderrTail.length - STDERR_LINES_KEPT);
 }

@@ -39,3 +39,10 @@ export type ChildMessage =
   | { type: 'progress'; index: number; report: ProgressReport }
   | { type: 'checkpoint'; index: number; step: number; uri: string }
   | { type: 'result'; index: number; result: ChildTrialResult };
+
+/**
+ * Written alone on a line of the trial process's stderr when a run begins. Lines arrive on the
+ * stderr pipe in the order they were written but not in step with IPC messages, so this, not the
+ * run message, is where the parent starts the run's own stderr tail (and it is not echoed).
+ */
+export const RUN_STARTS_MARKER = '\u0000grokmap: run starts';
