@@ -141,18 +141,14 @@ export class TrialProcessPool {
     slot.stderrTail = [];
     child.stderr?.on('data', (chunk: Buffer) => {
       const text = chunk.toString();
-      if (!text.includes(RUN_STARTS_MARKER)) {
-        process.stderr.write(chunk);
-        keepStderr(slot, text.split('\n'));
-        return;
-      }
-      const lines = text.split('\n');
-      const echoed = lines.filter((line) => line !== RUN_STARTS_MARKER).join('\n');
-      if (echoed.trim()) process.stderr.write(echoed);
-      for (const line of lines) {
+      // The marker is written alone on its line, in one write: dropping it and its newline leaves the rest as sent.
+      process.stderr.write(
+        text.includes(RUN_STARTS_MARKER) ? text.split(`${RUN_STARTS_MARKER}\n`).join('') : chunk,
+      );
+      for (const line of text.split('\n')) {
         // A new run: what came before it on the pipe belongs to earlier trials.
         if (line === RUN_STARTS_MARKER) slot.stderrTail = [];
-        else keepStderr(slot, [line]);
+        else if (line) keepStderr(slot, line);
       }
     });
     slot.child = child;
@@ -344,9 +340,9 @@ export function residentMb(pid: number): number {
   }
 }
 
-/** Keep the last STDERR_LINES_KEPT non-empty lines of a slot's stderr. */
-function keepStderr(slot: Slot, lines: readonly string[]): void {
-  slot.stderrTail.push(...lines.filter(Boolean));
+/** Keep the last STDERR_LINES_KEPT lines of a slot's stderr. */
+function keepStderr(slot: Slot, line: string): void {
+  slot.stderrTail.push(line);
   if (slot.stderrTail.length > STDERR_LINES_KEPT)
     slot.stderrTail.splice(0, slot.stderrTail.length - STDERR_LINES_KEPT);
 }
