@@ -12,16 +12,13 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** Each entry point takes its command-line words, except sampling, which takes `{ quick, offlineProductMap }`. */
+/** Each entry point takes its command-line words, except sampling, which takes `{ quick }`. */
 const BENCHES: Record<string, { file: string; entry: string; args?: (argv: string[]) => unknown }> = {
   trainer: { file: './trainer.ts', entry: 'benchTrainer' },
   sampling: {
     file: './sampling.ts',
     entry: 'benchSampling',
-    args: (argv) => ({
-      quick: argv.includes('--quick'),
-      offlineProductMap: argv.includes('--offline-product-map'),
-    }),
+    args: (argv) => ({ quick: argv.includes('--quick') }),
   },
   orchestration: { file: './orchestration.ts', entry: 'benchOrchestration' },
 };

@@ -2,6 +2,7 @@ export * from './axes.js';
 export * from './boundary.js';
 export * from './cells.js';
 export * from './classify.js';
+export * from './offline-placement.js';
 export * from './phase-map.js';
 export * from './reference.js';
 export * from './reference-file.js';

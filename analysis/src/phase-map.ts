@@ -97,11 +97,13 @@ export interface PhaseMap {
   cells: PhaseMapCell[];
 }
 
-const PROB_FLOOR = 1e-3;
+/** Posterior means are clipped here before normalising (exported for code that emulates the map). */
+export const PROB_FLOOR = 1e-3;
 /** Diagonal jitter tried in turn until the kernel matrix factors. */
 const JITTERS = [1e-8, 1e-6, 1e-4, 1e-2];
-const DEFAULT_LENGTH_SCALES = [0.06, 0.09, 0.13, 0.19, 0.28, 0.4, 0.6];
-const DEFAULT_NOISE_LEVELS = [0.02, 0.1, 0.4];
+/** The isotropic search `fitPhaseMap` runs by default, length scale major (exported for code that emulates it). */
+export const DEFAULT_LENGTH_SCALES: readonly number[] = [0.06, 0.09, 0.13, 0.19, 0.28, 0.4, 0.6];
+export const DEFAULT_NOISE_LEVELS: readonly number[] = [0.02, 0.1, 0.4];
 const FALLBACK_LENGTH_SCALE = 0.2;
 const FALLBACK_NOISE = 0.1;
 const MAX_LENGTH_SCALE = 4;
@@ -153,7 +155,7 @@ function selectHyperparameters(
   dims: number,
   options: PhaseMapFitOptions,
 ): GpFit {
-  const minScale = 0.5 * medianNeighbourDistance(obs);
+  const minScale = shortestLengthScale(obs.map((o) => o.u));
   let best: GpFit | undefined;
   const consider = (lengthScales: number[], noise: number) => {
     const fit = fitGp(obs, prior, lengthScales, noise, true);
@@ -430,16 +432,19 @@ function toProbabilities(mean: readonly number[]): number[] {
   return clipped.map((v) => v / sum);
 }
 
-/** Median over observations of the distance to the nearest other observation (normalised units). */
-function medianNeighbourDistance(obs: readonly Observation[]): number {
-  const nearest = obs.map((a, i) => {
+/**
+ * The shortest length scale the map considers for observations at these normalised places: half
+ * the median distance to the nearest other one (shorter ones are not identifiable from the data).
+ */
+function shortestLengthScale(places: readonly (readonly number[])[]): number {
+  const nearest = places.map((a, i) => {
     let best = Number.POSITIVE_INFINITY;
-    obs.forEach((b, j) => {
-      if (j !== i) best = Math.min(best, Math.hypot(...a.u.map((v, d) => v - b.u[d]!)));
+    places.forEach((b, j) => {
+      if (j !== i) best = Math.min(best, Math.hypot(...a.map((v, d) => v - b[d]!)));
     });
     return best;
   });
-  return median(nearest.filter(Number.isFinite)) ?? 0;
+  return 0.5 * (median(nearest.filter(Number.isFinite)) ?? 0);
 }
 
 function compareVectors(a: readonly number[], b: readonly number[]): number {
