@@ -430,9 +430,7 @@ function productMapPlacement(
   if (oracle.fullGrid === null) return null;
   const kept = offlinePlacement(oracle.cells, oracle.truth, oracle.axes, target);
   const points = kept.map((i) => ({ x: oracle.cells[i]!, phase: oracle.truth[i]! }));
-  const cells = predictPhaseMap(fitPhaseMap(points, oracle.axes), oracle.cells);
-  const right = cells.filter((c, i) => c.phase === oracle.truth[i]).length;
-  return { cells: kept.length, agreement: right / cells.length };
+  return { cells: kept.length, agreement: agreement(oracle, points) };
 }
 
 function initialDesignSize(spec: SweepSpec): number {

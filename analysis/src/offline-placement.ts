@@ -183,24 +183,9 @@ class KeptCellsFit {
 
   /** Remove kept cell `i` (rank-one downdate of everything above). */
   remove(i: number): void {
-    const ai = Float64Array.from(this.a[i]!);
-    const f = 1 / ai[i]!;
-    const aYi = Float64Array.from(this.aY[i]!);
-    const a1i = this.a1[i]!;
-    this.gridRows.forEach((row, g) => {
-      const b = row[i]! * f;
-      if (b === 0) return;
-      for (let c = 0; c < PHASES.length; c++) this.gridY[g]![c]! -= b * aYi[c]!;
-      this.grid1[g]! -= b * a1i;
-      for (let j = 0; j < row.length; j++) row[j]! -= b * ai[j]!;
-    });
-    this.a.forEach((row, j) => {
-      const g = ai[j]! * f;
-      if (g === 0) return;
-      for (let c = 0; c < PHASES.length; c++) this.aY[j]![c]! -= g * aYi[c]!;
-      this.a1[j]! -= g * a1i;
-      for (let t = 0; t < row.length; t++) row[t]! -= g * ai[t]!;
-    });
+    const pivot = { row: Float64Array.from(this.a[i]!), y: Float64Array.from(this.aY[i]!), one: this.a1[i]! };
+    downdate(this.gridRows, this.gridY, this.grid1, i, pivot);
+    downdate(this.a, this.aY, this.a1, i, pivot);
     this.a = this.a.filter((_, j) => j !== i).map((row) => without(row, i));
     this.aY = this.aY.filter((_, j) => j !== i);
     this.a1 = without(this.a1, i);
@@ -209,6 +194,28 @@ class KeptCellsFit {
     });
     this.labels.splice(i, 1);
   }
+}
+
+/**
+ * Rows r = kᵀA (K⁻¹'s own rows, or a grid cell's kernel row times K⁻¹) with their products with Y
+ * and 1, as kept cell `i` leaves: r ← r − (r_i / A_ii) A_i·, the Sherman–Morrison step for K⁻¹
+ * without row and column i (A is symmetric, so r_i is the coefficient for A's rows too).
+ */
+function downdate(
+  rows: readonly Float64Array[],
+  byPhase: readonly Float64Array[],
+  ones: Float64Array,
+  i: number,
+  pivot: { row: Float64Array; y: Float64Array; one: number },
+): void {
+  const f = 1 / pivot.row[i]!;
+  rows.forEach((row, r) => {
+    const b = row[i]! * f;
+    if (b === 0) return;
+    for (let c = 0; c < PHASES.length; c++) byPhase[r]![c]! -= b * pivot.y[c]!;
+    ones[r]! -= b * pivot.one;
+    for (let j = 0; j < row.length; j++) row[j]! -= b * pivot.row[j]!;
+  });
 }
 
 function without(row: Float64Array, i: number): Float64Array {
