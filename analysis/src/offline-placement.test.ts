@@ -45,6 +45,17 @@ describe('offline placement', () => {
     },
   );
 
+  it('keeps the cells it is told to keep, and every other kept cell is still needed', () => {
+    // Cells a placement would not choose: a row along one edge, inside one phase.
+    const locked = cells.flatMap((x, i) => (x[0] === values[0] ? [i] : []));
+    const set = offlinePlacement(cells, truth, axes, target, locked);
+    expect(set).toEqual(expect.arrayContaining(locked));
+    expect(agreementOf(set)).toBeGreaterThanOrEqual(target);
+    for (const i of set.filter((j) => !locked.includes(j)))
+      expect(agreementOf(set.filter((j) => j !== i)), `without cell ${i}`).toBeLessThan(target);
+    expect(set).not.toEqual(kept);
+  });
+
   it('is deterministic, and keeps every cell when each is the only one of its phase', () => {
     expect(offlinePlacement(cells, truth, axes, target)).toEqual(kept);
     const corners = [

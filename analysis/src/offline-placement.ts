@@ -22,6 +22,10 @@ import { type Axis, PHASES, type Phase } from './types.js';
  * dropping four per round with refits kept 34 and 21 cells on the published
  * grids where this keeps 29 and 14.
  *
+ * `keep` names cells that stay whatever their use (trials already run), so an
+ * online planner can ask which further cells a placement that knows every
+ * label would add to them.
+ *
  * Not emulated: the map's per-axis halving/doubling of length scales, and
  * its binning beyond 150 observations. Check a result with `fitPhaseMap`.
  */
@@ -30,7 +34,9 @@ export function offlinePlacement(
   truth: readonly Phase[],
   axes: readonly Axis[],
   target: number,
+  keep: readonly number[] = [],
 ): number[] {
+  const locked = new Set(keep);
   const places = cells.map((x) => x.map((v, d) => normalise(axes[d]!, v)));
   const labels = truth.map((p) => PHASES.indexOf(p));
   const need = Math.ceil(target * cells.length - 1e-9);
@@ -43,6 +49,7 @@ export function offlinePlacement(
     const neighbours = new NearestNeighbours(kept.map((i) => places[i]!));
     let best: { position: number; right: number; loss: number } | undefined;
     for (let position = 0; position < kept.length; position++) {
+      if (locked.has(kept[position]!)) continue;
       const minScale = neighbours.shortestLengthScaleWithout(position);
       const removed = labels[kept[position]!]!;
       const prior = counts.map((n, c) => (n - (c === removed ? 1 : 0)) / (kept.length - 1));
