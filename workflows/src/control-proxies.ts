@@ -9,34 +9,39 @@ import { CONTROL_TASK_QUEUE, type ControlActivities } from './activity-types.js'
  * and 30 s without a heartbeat says so, where start-to-close alone meant
  * waiting out two minutes, or fifteen during the report. Start-to-close
  * stays the outer bound on a live but stuck call: two minutes leaves room
- * for a loaded machine; the report, which can take long on a big sweep,
- * gets its own longer budget.
+ * for a loaded machine; the report and suggestions, which can take long on
+ * a big sweep, get their own longer budgets.
  * Heartbeats come from a timer, so none go out while the event loop is
  * blocked: a synchronous section must stay well under 30 s. Store writes,
  * an adaptive proposal and the report's figures take a few seconds at
- * most; a bayes proposal fits its hyperparameters on at most 150
- * observations and extends its GP's factor one row at a time (bayes.ts):
- * about 2 s at 200 observations, 6 s at 600 and 11 s at 1,000 on a 2-CPU
- * machine.
+ * most. A bayes proposal gives the loop back after every point
+ * (proposeTrialsYielding); on a 2-CPU machine its longest section was
+ * 2.1–2.6 s and the whole proposal 13–18 s, for 64 points with 64 pending
+ * on sweeps of 1,000–4,000 trials (the GP keeps at most 1,000 of them).
  */
 const HEARTBEAT_TIMEOUT = '30s';
 const QUICK_TIMEOUT = '2m';
 const REPORT_TIMEOUT = '15m';
+/** Time grows with the batch: a sweep with `parallel: 512` can ask for 512 points at once. */
+const SUGGEST_TIMEOUT = '15m';
 const RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 50 };
 
 export function quickControlActivities<T = ControlActivities>() {
-  return proxyActivities<T>({
-    taskQueue: CONTROL_TASK_QUEUE,
-    startToCloseTimeout: QUICK_TIMEOUT,
-    heartbeatTimeout: HEARTBEAT_TIMEOUT,
-    retry: RETRY,
-  });
+  return controlProxies<T>(QUICK_TIMEOUT);
 }
 
 export function reportControlActivities() {
-  return proxyActivities<Pick<ControlActivities, 'finishSweep'>>({
+  return controlProxies<Pick<ControlActivities, 'finishSweep'>>(REPORT_TIMEOUT);
+}
+
+export function suggestionControlActivities() {
+  return controlProxies<Pick<ControlActivities, 'suggestTrials'>>(SUGGEST_TIMEOUT);
+}
+
+function controlProxies<T>(startToCloseTimeout: string) {
+  return proxyActivities<T>({
     taskQueue: CONTROL_TASK_QUEUE,
-    startToCloseTimeout: REPORT_TIMEOUT,
+    startToCloseTimeout,
     heartbeatTimeout: HEARTBEAT_TIMEOUT,
     retry: RETRY,
   });

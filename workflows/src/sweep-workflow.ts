@@ -13,7 +13,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { type TrainerActivities, type TrialSummary, trainerTaskQueue } from './activity-types.js';
-import { quickControlActivities, reportControlActivities } from './control-proxies.js';
+import {
+  quickControlActivities,
+  reportControlActivities,
+  suggestionControlActivities,
+} from './control-proxies.js';
 import { finishSweep } from './finish-sweep.js';
 import { runPartitionedSweep, shouldPartition } from './partitioned-sweep.js';
 import { initialStaticState, staticSampler } from './samplers/static-sampler.js';
@@ -107,6 +111,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       : trainer;
   const control = quickControlActivities();
   const reporting = reportControlActivities();
+  const suggesting = suggestionControlActivities();
 
   const modelBased = spec.method === 'bayes' || spec.method === 'adaptive';
   const gridOrRandom = modelBased ? undefined : staticSampler(spec, sweepId);
@@ -180,7 +185,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       exhausted = proposal.exhausted;
       return proposal.trials;
     }
-    const proposal = await control.suggestTrials({ sweepId, spec, state: sampler, n });
+    const proposal = await suggesting.suggestTrials({ sweepId, spec, state: sampler, n });
     state = { ...state, sampler: proposal.state };
     exhausted = proposal.exhausted || (proposal.trials.length === 0 && running.size === 0);
     if (proposal.trials.length === 0) proposeAfterFinished = state.finished;

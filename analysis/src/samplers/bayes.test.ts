@@ -1,11 +1,12 @@
-import { randomPoint, sweepSpecSchema } from '@grokmap/workflows';
+import { randomPoint, streamFor, sweepSpecSchema } from '@grokmap/workflows';
 import { describe, expect, it } from 'vitest';
 import { syntheticGroundTruth } from '../../../plugins/synthetic/src/index.js';
 import {
   expectedImprovement,
   fitHyperparameters,
   Gp,
-  hyperparameterSubset,
+  maxExpectedImprovement,
+  observationSubset,
   transformMetric,
 } from './bayes.js';
 import { initialSamplerState, observeTrials, proposeTrials } from './suggest.js';
@@ -122,10 +123,40 @@ describe('bayes', () => {
     });
   });
 
-  it('fits hyperparameters on every observation up to 150, beyond on the best 75 and a spread of the rest', () => {
-    expect(hyperparameterSubset([3, 1, 2])).toEqual([0, 1, 2]);
+  it('bounds each standard deviation from its nearest observations, and picks the same point as scoring every candidate exactly', () => {
+    for (const [seed, lengthScale, noise] of [
+      [1, 0.15, 1e-4],
+      [2, 0.4, 0.01],
+      [3, 0.08, 0.1],
+    ] as const) {
+      const rand = streamFor(seed, 0, 'ei-prune-test');
+      // Half the points clustered where the search has converged, as in a long sweep.
+      const x = Array.from({ length: 300 }, (_, i) =>
+        [0, 1, 2].map(() => (i % 2 === 0 ? 0.3 + 0.1 * rand() : rand())),
+      );
+      const y = x.map(([a, b, c]) => (a! - 0.35) ** 2 + Math.sin(5 * b!) + 0.3 * c!);
+      const gp = Gp.fit(x, y, [lengthScale, lengthScale * 1.5, lengthScale * 2], noise);
+      const candidates = Array.from({ length: 400 }, (_, i) =>
+        [0, 1, 2].map(() => (i % 3 === 0 ? 0.3 + 0.12 * rand() : rand())),
+      );
+      let loose = 0;
+      for (const c of candidates) {
+        const k = gp.covariances(c);
+        const exact = gp.sdFrom(k);
+        const bound = gp.sdUpperBound(k);
+        expect(bound).toBeGreaterThanOrEqual(exact);
+        if (bound < 0.9) loose++;
+      }
+      // The bound is informative (not 1 everywhere), else pruning would prune nothing.
+      expect(loose).toBeGreaterThan(candidates.length / 4);
+      expect(maxExpectedImprovement(gp, candidates)).toBe(maxExpectedImprovement(gp, candidates, false));
+    }
+  });
+
+  it('fits on every observation up to a size, beyond on the best half of it and a spread of the rest', () => {
+    expect(observationSubset([3, 1, 2], 150)).toEqual([0, 1, 2]);
     const y = Array.from({ length: 400 }, (_, i) => Math.cos(i * 1.7));
-    const subset = hyperparameterSubset(y);
+    const subset = observationSubset(y, 150);
     expect(subset).toHaveLength(150);
     expect(new Set(subset).size).toBe(150);
     expect([...subset].sort((a, b) => a - b)).toEqual(subset);

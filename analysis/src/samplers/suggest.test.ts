@@ -1,6 +1,6 @@
-import { type SweepSpecInput, sweepSpecSchema } from '@grokmap/workflows';
+import { type SweepSpecInput, streamFor, sweepSpecSchema } from '@grokmap/workflows';
 import { describe, expect, it } from 'vitest';
-import { initialSamplerState, observeTrials, proposeTrials } from './suggest.js';
+import { initialSamplerState, observeTrials, proposeTrials, proposeTrialsYielding } from './suggest.js';
 import type { SamplerResult, SamplerState } from './types.js';
 
 const PARAMETERS = {
@@ -116,6 +116,61 @@ describe.each(['bayes', 'adaptive'] as const)('%s sampler', (method) => {
     const third = proposeTrials(spec, 's', second.state, 4);
     expect(third.trials).toEqual([]);
     expect(third.exhausted).toBe(true);
+  });
+});
+
+describe('bayes proposals on a long sweep', () => {
+  const spec = specFor('bayes', { budget: { trials: 5000, parallel: 64 } });
+  /** `n` observed trials (past the GP's 1,000-observation cap when n is large), proposed and observed 100 at a time. */
+  function observed(n: number): SamplerState {
+    let state = initialSamplerState(spec);
+    const rand = streamFor(3, 0, 'long-sweep-test');
+    while (state.nextIndex < n) {
+      const points = Array.from({ length: Math.min(100, n - state.nextIndex) }, (_, k) => ({
+        index: state.nextIndex + k,
+        point: {
+          weight_decay: 10 ** (-2 + 3 * rand()),
+          data_fraction: 0.1 + 0.8 * rand(),
+          model_size: [64, 128, 256][k % 3]!,
+          layers: 1 + (k % 4),
+          seed: k % 3,
+        },
+      }));
+      state = { ...state, nextIndex: state.nextIndex + points.length, pending: points };
+      state = observeTrials(
+        state,
+        points.map((p) => outcome(p.point, p.index)),
+      );
+    }
+    return state;
+  }
+
+  it('gives the event loop back between points, with the same trials as one synchronous proposal', async () => {
+    const state = observed(40);
+    let ticks = 0;
+    let ticking = true;
+    const tick = () => {
+      ticks++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const yielded = await proposeTrialsYielding(spec, 's', state, 6);
+    ticking = false;
+    // One turn of the loop per point after the first: a heartbeat timer would have run as often.
+    expect(ticks).toBeGreaterThanOrEqual(5);
+    expect(yielded).toEqual(proposeTrials(spec, 's', state, 6));
+  });
+
+  it('past a thousand trials still proposes distinct points none of the sweep has run', () => {
+    const state = observed(1100);
+    const proposal = proposeTrials(spec, 's', state, 3);
+    expect(proposal.trials).toHaveLength(3);
+    const key = (p: Record<string, unknown>) =>
+      JSON.stringify([p.weight_decay, p.data_fraction, p.model_size, p.layers]);
+    const taken = new Set(state.observations.map((o) => key(o.point)));
+    const proposed = proposal.trials.map((t) => key(t.params));
+    expect(new Set(proposed).size).toBe(3);
+    for (const p of proposed) expect(taken.has(p)).toBe(false);
   });
 });
 

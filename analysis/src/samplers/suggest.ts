@@ -1,6 +1,6 @@
 import { mergeParams, type PlannedTrial, type SweepSpec, trialIdFor } from '@grokmap/workflows';
 import { proposeAdaptive } from './adaptive.js';
-import { proposeBayes } from './bayes.js';
+import { bayesProposalSteps } from './bayes.js';
 import type { SamplerPoint, SamplerState } from './types.js';
 
 export { initialSamplerState, observeTrials } from './observe.js';
@@ -32,6 +32,38 @@ export function proposeTrials(
   state: SamplerState,
   n: number,
 ): SamplerProposal {
+  const steps = proposalSteps(spec, sweepId, state, n);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * The same proposal as proposeTrials, giving the event loop back between
+ * its steps (a bayes proposal's points), so timers such as an activity's
+ * heartbeat keep running through a long proposal.
+ */
+export async function proposeTrialsYielding(
+  spec: SweepSpec,
+  sweepId: string,
+  state: SamplerState,
+  n: number,
+): Promise<SamplerProposal> {
+  const steps = proposalSteps(spec, sweepId, state, n);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+function* proposalSteps(
+  spec: SweepSpec,
+  sweepId: string,
+  state: SamplerState,
+  n: number,
+): Generator<void, SamplerProposal, void> {
   if (state.kind !== spec.method) {
     throw new Error(`sampler state is for method ${state.kind}, the spec says ${spec.method}`);
   }
@@ -40,7 +72,7 @@ export function proposeTrials(
   let next = state;
   if (!state.converged && (count > 0 || state.kind === 'adaptive')) {
     if (state.kind === 'bayes') {
-      points = proposeBayes(spec, state, count);
+      points = yield* bayesProposalSteps(spec, state, count);
     } else {
       const proposal = proposeAdaptive(spec, state, count);
       points = proposal.points;

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { proposeTrials } from '@grokmap/analysis/samplers';
+import { proposeTrialsYielding } from '@grokmap/analysis/samplers';
 import type {
   FinishSweepInput,
   RecordTrialFailureInput,
@@ -80,7 +80,7 @@ function controlActivities(deps: ControlActivityDeps, pause: ReturnType<typeof t
     },
 
     async suggestTrials(input: SuggestTrialsInput): Promise<SuggestTrialsResult> {
-      const proposal = proposeTrials(input.spec, input.sweepId, input.state, input.n);
+      const proposal = await proposeTrialsYielding(input.spec, input.sweepId, input.state, input.n);
       await pause('suggestTrials', input.sweepId);
       return proposal;
     },
