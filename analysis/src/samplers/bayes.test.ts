@@ -121,6 +121,19 @@ describe('bayes', () => {
       expect(a.mean[i]!).toBeCloseTo(b.mean[i]!, 8);
       expect(a.sd[i]!).toBeCloseTo(b.sd[i]!, 8);
     });
+    // The Kriging believer's shortcut: the point at its own predicted mean.
+    const base = Gp.fit(x, y, [0.3, 0.5], 0.01);
+    const u = [0.62, 0.18];
+    const believed = base.believe(u).believe([0.1, 0.4]);
+    const told = base.with(u, base.predict([u]).mean[0]!);
+    const toldTwice = told.with([0.1, 0.4], told.predict([[0.1, 0.4]]).mean[0]!);
+    const c = believed.predict(probe);
+    const d = toldTwice.predict(probe);
+    probe.forEach((_, i) => {
+      expect(c.mean[i]!).toBeCloseTo(d.mean[i]!, 10);
+      expect(c.sd[i]!).toBeCloseTo(d.sd[i]!, 10);
+    });
+    expect(believed.y).toEqual(toldTwice.y);
   });
 
   it('bounds each standard deviation from its nearest observations, and picks the same point as scoring every candidate exactly', () => {

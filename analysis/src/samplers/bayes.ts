@@ -57,6 +57,8 @@ const SAME_POINT = 1e-12;
 /** Observations the hyperparameters are fitted on, and the GP conditions on, at most (see observationSubset). */
 const HYPERPARAMETER_POINTS = 150;
 const GP_POINTS = 1000;
+/** Pending trials added to the GP between two yields of a proposal. */
+const BELIEVED_PER_STEP = 64;
 /** The largest diagonal jitter factor() adds to a kernel matrix that does not factor. */
 const MAX_JITTER = 1e-4;
 /** Observations the standard-deviation bound conditions on (see maxExpectedImprovement). */
@@ -87,9 +89,9 @@ export function* bayesProposalSteps(
     } else if (index < design || usable.length < 2) {
       u = designPoint(space, spec.seed, index, design, taken);
     } else {
-      gp ??= believerGp(space, spec, state, usable);
+      gp ??= yield* believerGp(space, spec, state, usable);
       u = bestCandidate(space, gp, spec.seed, index, taken);
-      gp = gp.with(u, gp.predict([u]).mean[0]!);
+      gp = gp.believe(u);
     }
     taken.push(u);
     points.push(pointAt(space, u, index, spec.seed));
@@ -125,13 +127,13 @@ function designPoint(
   return u;
 }
 
-/** The GP on observed metrics, with pending trials added at their predicted means. */
-function believerGp(
+/** The GP on observed metrics, with pending trials added at their predicted means (yielding every BELIEVED_PER_STEP). */
+function* believerGp(
   space: SearchSpace,
   spec: Pick<SweepSpec, 'metric'>,
   state: SamplerState,
   usable: SamplerState['observations'],
-): Gp {
+): Generator<void, Gp, void> {
   const x = usable.map((o) => encodePoint(space, o.point));
   const y = transformMetric(
     usable.map((o) => o.metric!),
@@ -149,9 +151,11 @@ function believerGp(
     hyper.lengthScales,
     hyper.noise,
   );
-  for (const p of state.pending) {
+  for (const [k, p] of state.pending.entries()) {
     const u = encodePoint(space, p.point);
-    gp = gp.with(u, gp.predict([u]).mean[0]!);
+    gp = gp.believe(u);
+    // A sweep may have up to 2,000 trials out, each an O(n²) step here.
+    if ((k + 1) % BELIEVED_PER_STEP === 0) yield;
   }
   return gp;
 }
@@ -382,11 +386,11 @@ function factor(k: Matrix): CholeskyDecomposition | null {
 }
 
 /**
- * A GP posterior with fixed hyperparameters; `with` adds one (believed)
- * observation. The lower Cholesky factor is kept and extended by one row
- * per added point (O(n²) rather than refactoring at O(n³)), and a
- * prediction needs one forward substitution per point for its variance:
- * a batch over many hundred observations stays within seconds.
+ * A GP posterior with fixed hyperparameters; `with` adds one observation,
+ * `believe` one at its predicted mean. The lower Cholesky factor is kept
+ * and extended by one row per added point (O(n²) rather than refactoring
+ * at O(n³)); a mean costs O(n) and a variance one forward substitution
+ * (maxExpectedImprovement computes few of those).
  */
 export class Gp {
   private constructor(
@@ -414,18 +418,36 @@ export class Gp {
   }
 
   with(u: number[], value: number): Gp {
-    const row = forwardSolve(
-      this.l,
-      this.x.map((xi) => matern52(xi, u, this.lengthScales)),
-    );
+    const l = this.extendedFactor(forwardSolve(this.l, this.covariances(u)));
+    const y = [...this.y, value];
+    return new Gp([...this.x, u], y, this.lengthScales, this.noise, l, solveFactored(l, y));
+  }
+
+  /**
+   * `with(u, mean at u)`, the Kriging believer's step, in one forward solve
+   * instead of four passes: a point observed at its predicted mean leaves
+   * the posterior mean where it was, so K⁻¹y keeps its entries and gains a
+   * zero ([K k; kᵀ κ]·[α; 0] = [y; kᵀα]). Believing the pending trials of
+   * a wide sweep is the proposal's costliest part otherwise.
+   */
+  believe(u: number[]): Gp {
+    const k = this.covariances(u);
+    const l = this.extendedFactor(forwardSolve(this.l, k));
+    const alpha = new Float64Array(this.alpha.length + 1);
+    alpha.set(this.alpha);
+    return new Gp([...this.x, u], [...this.y, this.meanFrom(k)], this.lengthScales, this.noise, l, alpha);
+  }
+
+  /** The factor with u's row appended, given row = L⁻¹k(X, u). */
+  private extendedFactor(row: Float64Array): Float64Array[] {
     let used = 0;
     for (const v of row) used += v * v;
     // Rounding can leave a repeated point with nothing left on the diagonal: the smallest jitter factor() tries.
     const diagonal = Math.sqrt(Math.max(1e-8, 1 + this.noise - used));
-    const extended = Float64Array.from([...row, diagonal]);
-    const l = [...this.l, extended];
-    const y = [...this.y, value];
-    return new Gp([...this.x, u], y, this.lengthScales, this.noise, l, solveFactored(l, y));
+    const extended = new Float64Array(row.length + 1);
+    extended.set(row);
+    extended[row.length] = diagonal;
+    return [...this.l, extended];
   }
 
   /** Posterior mean and standard deviation (of the latent function) at each point. */
