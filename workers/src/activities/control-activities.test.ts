@@ -1,7 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RecordTrialFailureInput } from '@grokmap/workflows';
+import { initialSamplerState, observeTrials, proposeTrials } from '@grokmap/analysis/samplers';
+import { type RecordTrialFailureInput, sweepSpecSchema } from '@grokmap/workflows';
 import { asyncLocalStorage, Context, type Info } from '@temporalio/activity';
 import { noopMetricMeter, type Logger as TemporalLogger } from '@temporalio/common';
 import pino from 'pino';
@@ -272,5 +273,45 @@ describe('control activities: heartbeats', () => {
       expect(activity.heartbeats.length, name).toBeGreaterThanOrEqual(1);
       expect(vi.getTimerCount(), name).toBe(0);
     }
+  });
+});
+
+describe('control activities: a bayes suggestion', () => {
+  it('heartbeats between its points, and suggests what the synchronous sampler would', async () => {
+    const spec = sweepSpecSchema.parse({
+      name: 'heartbeat-bayes',
+      trainer: 'synthetic',
+      method: 'bayes',
+      seed: 5,
+      metric: { name: 'val_loss', goal: 'minimize' },
+      budget: { trials: 60, parallel: 8 },
+      parameters: {
+        weight_decay: { distribution: 'log_uniform_values', min: 0.01, max: 10 },
+        lr: { min: 0, max: 1 },
+      },
+    });
+    let state = initialSamplerState(spec);
+    for (let round = 0; round < 4; round++) {
+      const p = proposeTrials(spec, 'sweep-b', state, 8);
+      state = observeTrials(
+        p.state,
+        p.trials.map((t) => ({
+          index: t.index,
+          status: 'completed' as const,
+          phase: null,
+          metric: (Math.log10(Number(t.params.weight_decay)) + 1) ** 2 + Number(t.params.lr),
+        })),
+      );
+    }
+    const { logger } = capturingLogger();
+    const store = {} as ResultsStore;
+    // Every millisecond: any turn of the event loop during the proposal shows as a heartbeat.
+    const activities = createControlActivities({ store, logger }, {}, 1);
+    const activity = fakeActivity('suggestTrials');
+    const input = { sweepId: 'sweep-b', spec, state, n: 8 };
+    const result = await activity.run(() => activities.suggestTrials(input));
+    // One as it starts; a synchronous proposal would have blocked every later one.
+    expect(activity.heartbeats.length).toBeGreaterThan(1);
+    expect(result).toEqual(proposeTrials(spec, 'sweep-b', state, 8));
   });
 });
