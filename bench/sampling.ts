@@ -20,18 +20,13 @@
  * the model family can get by with: with the map at one fixed length scale,
  * and with the product's map (analysis/src/offline-placement.ts).
  *
- * Bayes: best steps_to_generalize (synthetic, noise-free, over weight
- * decay × data fraction × model size) after n trials, bayes against random
- * search and Optuna's TPE (installed into .grokmap/venv-bench when PyPI is
- * reachable; skipped with a note otherwise). All three query the same
- * tabulated oracle (nearest cell of a fine table), so TPE can read it too.
+ * Bayes (bench/bayes.ts): best metric found against trials used, against
+ * random search and Optuna's TPE, and what a proposal costs on long sweeps.
  *
  * Run: npx tsx bench/sampling.ts [--quick]
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import {
   type Axis,
   axisFor,
@@ -50,7 +45,8 @@ import {
 import { adaptiveSettings } from '../analysis/src/samplers/adaptive.js';
 import { initialSamplerState, observeTrials, proposeTrials } from '../analysis/src/samplers/suggest.js';
 import type { SamplerState } from '../analysis/src/samplers/types.js';
-import { groundTruthPhase, syntheticGroundTruth } from '../plugins/synthetic/src/index.js';
+import { table } from '../cli/src/text-table.js';
+import { groundTruthPhase } from '../plugins/synthetic/src/index.js';
 import {
   DEFAULT_MAX_CHANGE,
   DEFAULT_PATIENCE,
@@ -59,8 +55,8 @@ import {
   streamFor,
   sweepSpecSchema,
 } from '../workflows/src/index.js';
+import { type BayesBenchRow, benchBayes, benchBayesCost } from './bayes.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REFERENCE = REFERENCE_GRIDS_FILE;
 const TARGETS = [0.9, 0.95];
 /** The synthetic oracle's "full grid": its truth on EVAL_RES × EVAL_RES cell centres. */
@@ -132,17 +128,11 @@ export interface PhaseBenchRow {
   offlineProductMap: { cells: number; agreement: number } | null;
 }
 
-export interface BayesBenchRow {
-  trials: number;
-  bayes: number;
-  random: number;
-  tpe: number | null;
-}
-
 export interface SamplingBenchResult {
   phase: PhaseBenchRow[];
   bayes: BayesBenchRow[];
   tpeNote?: string;
+  bayesCost: ReturnType<typeof benchBayesCost>;
 }
 
 export function syntheticOracle(): PhaseOracle {
@@ -493,189 +483,6 @@ export function benchPhaseMaps(seeds: number[]): PhaseBenchRow[] {
   });
 }
 
-// ---- bayes -------------------------------------------------------------------------------
-
-const BAYES_PARAMETERS: Record<string, ParameterSpec> = {
-  weight_decay: { distribution: 'log_uniform_values', min: 0.003, max: 30 },
-  data_fraction: { distribution: 'uniform', min: 0.1, max: 0.9 },
-  model_size: { distribution: 'categorical', values: [64, 128, 256, 512] },
-};
-const TABLE_RES = 201;
-const MODEL_SIZES = [64, 128, 256, 512];
-const MAX_STEPS = 20000;
-
-interface MetricTable {
-  wd: [number, number];
-  f: [number, number];
-  sizes: number[];
-  res: number;
-  /** values[size][i][j]: steps_to_generalize at wd_i (log-spaced), f_j. */
-  values: number[][][];
-}
-
-function metricTable(): MetricTable {
-  const values = MODEL_SIZES.map((size) =>
-    Array.from({ length: TABLE_RES }, (_, i) =>
-      Array.from({ length: TABLE_RES }, (_, j) => {
-        const wd = 10 ** (Math.log10(0.003) + (i / (TABLE_RES - 1)) * (Math.log10(30) - Math.log10(0.003)));
-        const f = 0.1 + (j / (TABLE_RES - 1)) * 0.8;
-        const truth = syntheticGroundTruth({
-          weight_decay: wd,
-          data_fraction: f,
-          model_size: size,
-          max_steps: MAX_STEPS,
-          eval_every: 1,
-        });
-        return truth.tVal ?? MAX_STEPS;
-      }),
-    ),
-  );
-  return { wd: [0.003, 30], f: [0.1, 0.9], sizes: MODEL_SIZES, res: TABLE_RES, values };
-}
-
-function lookup(table: MetricTable, params: Record<string, unknown>): number {
-  const wd = Number(params.weight_decay);
-  const f = Number(params.data_fraction);
-  const size = table.sizes.indexOf(Number(params.model_size));
-  const i = Math.round(
-    ((Math.log10(wd) - Math.log10(table.wd[0])) / (Math.log10(table.wd[1]) - Math.log10(table.wd[0]))) *
-      (table.res - 1),
-  );
-  const j = Math.round(((f - table.f[0]) / (table.f[1] - table.f[0])) * (table.res - 1));
-  const clampIndex = (k: number) => Math.min(table.res - 1, Math.max(0, k));
-  return table.values[size]![clampIndex(i)]![clampIndex(j)]!;
-}
-
-function bayesSpec(method: 'bayes' | 'random', seed: number, trials: number): SweepSpec {
-  return sweepSpecSchema.parse({
-    name: `bench-${method}`,
-    trainer: 'synthetic',
-    method,
-    seed,
-    metric: { name: 'steps_to_generalize', goal: 'minimize' },
-    budget: { trials, parallel: 4 },
-    parameters: BAYES_PARAMETERS,
-    fixed: { max_steps: MAX_STEPS, eval_every: 1 },
-  });
-}
-
-/** Best-so-far after each trial of a bayes sweep run in batches of `batch`. */
-function bayesCurve(table: MetricTable, seed: number, trials: number, batch = 4): number[] {
-  const spec = bayesSpec('bayes', seed, trials);
-  let state = initialSamplerState(spec);
-  const curve: number[] = [];
-  let best = Number.POSITIVE_INFINITY;
-  while (state.nextIndex < trials) {
-    const proposal = proposeTrials(spec, 'bench', state, batch);
-    const results = proposal.trials.map((t) => {
-      const metric = lookup(table, t.params);
-      best = Math.min(best, metric);
-      curve.push(best);
-      return {
-        index: t.index,
-        status: 'completed' as const,
-        phase: null,
-        metric,
-        censored: metric >= MAX_STEPS,
-      };
-    });
-    state = observeTrials(proposal.state, results);
-  }
-  return curve;
-}
-
-function randomCurve(table: MetricTable, seed: number, trials: number): number[] {
-  const curve: number[] = [];
-  let best = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < trials; i++) {
-    const rand = streamFor(seed, i, 'random');
-    const wd = 10 ** (Math.log10(0.003) + rand() * (Math.log10(30) - Math.log10(0.003)));
-    const f = 0.1 + rand() * 0.8;
-    const size = MODEL_SIZES[Math.floor(rand() * MODEL_SIZES.length)]!;
-    best = Math.min(best, lookup(table, { weight_decay: wd, data_fraction: f, model_size: size }));
-    curve.push(best);
-  }
-  return curve;
-}
-
-const TPE_SCRIPT = `
-import json, math, sys
-import optuna
-optuna.logging.set_verbosity(optuna.logging.WARNING)
-table = json.load(open(sys.argv[1]))
-seeds = [int(s) for s in sys.argv[2].split(',')]
-trials = int(sys.argv[3])
-lw0, lw1 = math.log10(table['wd'][0]), math.log10(table['wd'][1])
-res = table['res']
-def lookup(wd, f, size):
-    i = round((math.log10(wd) - lw0) / (lw1 - lw0) * (res - 1))
-    j = round((f - table['f'][0]) / (table['f'][1] - table['f'][0]) * (res - 1))
-    i = min(res - 1, max(0, i)); j = min(res - 1, max(0, j))
-    return table['values'][table['sizes'].index(size)][i][j]
-out = []
-for seed in seeds:
-    def objective(trial):
-        wd = trial.suggest_float('weight_decay', table['wd'][0], table['wd'][1], log=True)
-        f = trial.suggest_float('data_fraction', table['f'][0], table['f'][1])
-        size = trial.suggest_categorical('model_size', table['sizes'])
-        return lookup(wd, f, size)
-    study = optuna.create_study(direction='minimize', sampler=optuna.samplers.TPESampler(seed=seed))
-    study.optimize(objective, n_trials=trials)
-    best, curve = math.inf, []
-    for t in study.trials:
-        best = min(best, t.value); curve.append(best)
-    out.append(curve)
-print(json.dumps(out))
-`;
-
-import { table } from '../cli/src/text-table.js';
-
-/** Best-so-far curves from Optuna's TPE, or a note why there are none. */
-function tpeCurves(table: MetricTable, seeds: number[], trials: number): number[][] | string {
-  const dir = join(ROOT, '.grokmap', 'venv-bench');
-  const python = join(dir, 'bin', 'python');
-  try {
-    if (!existsSync(python)) execFileSync('python3', ['-m', 'venv', dir], { stdio: 'ignore' });
-    try {
-      execFileSync(python, ['-c', 'import optuna'], { stdio: 'ignore' });
-    } catch {
-      execFileSync(python, ['-m', 'pip', 'install', '-q', 'optuna'], { stdio: 'ignore', timeout: 300_000 });
-    }
-    mkdirSync(join(ROOT, '.grokmap', 'bench'), { recursive: true });
-    const tablePath = join(ROOT, '.grokmap', 'bench', 'steps-table.json');
-    const scriptPath = join(ROOT, '.grokmap', 'bench', 'tpe.py');
-    writeFileSync(tablePath, JSON.stringify(table));
-    writeFileSync(scriptPath, TPE_SCRIPT);
-    const out = execFileSync(python, [scriptPath, tablePath, seeds.join(','), String(trials)], {
-      encoding: 'utf8',
-      timeout: 600_000,
-    });
-    return JSON.parse(out) as number[][];
-  } catch (error) {
-    return `Optuna TPE skipped: ${(error as Error).message.split('\n')[0]}`;
-  }
-}
-
-function mean(values: readonly number[]): number {
-  return values.reduce((s, v) => s + v, 0) / values.length;
-}
-
-function benchBayes(seeds: number[], checkpoints: number[]): { rows: BayesBenchRow[]; tpeNote?: string } {
-  const table = metricTable();
-  const trials = Math.max(...checkpoints);
-  const bayes = seeds.map((s) => bayesCurve(table, s, trials));
-  const random = seeds.map((s) => randomCurve(table, s, trials));
-  const tpe = tpeCurves(table, seeds, trials);
-  const at = (curves: number[][], n: number) => mean(curves.map((c) => c[n - 1]!));
-  const rows = checkpoints.map((n) => ({
-    trials: n,
-    bayes: at(bayes, n),
-    random: at(random, n),
-    tpe: typeof tpe === 'string' ? null : at(tpe, n),
-  }));
-  return typeof tpe === 'string' ? { rows, tpeNote: tpe } : { rows };
-}
-
 // ---- report ------------------------------------------------------------------------------
 
 function formatTrials(r: MethodResult): string {
@@ -772,6 +579,30 @@ export function formatSamplingBench(result: SamplingBenchResult): string {
     ]),
   );
   if (result.tpeNote) lines.push(result.tpeNote);
+  const { proposals, eiSearch } = result.bayesCost;
+  lines.push('');
+  lines.push(
+    `Bayes proposal on a long sweep: ${proposals[0]?.points} points with as many pending (trials half spread, half near the best);`,
+  );
+  lines.push(
+    "longest step: the longest the event loop stays blocked (the control activity's heartbeat timeout is 30 s).",
+  );
+  lines.push(
+    ...table([
+      ['trials', 'proposal', 'longest step'],
+      ...proposals.map((r) => [
+        String(r.observations),
+        `${r.totalS.toFixed(1)} s`,
+        `${r.longestS.toFixed(2)} s`,
+      ]),
+    ]),
+  );
+  lines.push(
+    `Expected-improvement search for one point at ${eiSearch.observations} trials, ${eiSearch.candidates} candidates: every variance exact ${eiSearch.exhaustiveMs.toFixed(0)} ms,`,
+  );
+  lines.push(
+    `bounded first ${eiSearch.prunedMs.toFixed(0)} ms (${(eiSearch.exhaustiveMs / eiSearch.prunedMs).toFixed(1)}× less), same pick: ${eiSearch.samePick ? 'yes' : 'NO'}.`,
+  );
   return lines.join('\n');
 }
 
@@ -780,9 +611,11 @@ export async function benchSampling(options: { quick?: boolean } = {}): Promise<
   const seeds = Array.from({ length: options.quick ? 3 : 10 }, (_, i) => i);
   const phase = benchPhaseMaps(seeds);
   const bayes = benchBayes(seeds, [10, 20, 30, 50]);
+  const bayesCost = benchBayesCost(options.quick ? [250, 1000] : [250, 1000, 4000]);
   const result: SamplingBenchResult = {
     phase,
     bayes: bayes.rows,
+    bayesCost,
     ...(bayes.tpeNote ? { tpeNote: bayes.tpeNote } : {}),
   };
   process.stdout.write(`${formatSamplingBench(result)}\n`);

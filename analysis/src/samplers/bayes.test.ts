@@ -1,5 +1,6 @@
-import { randomPoint, streamFor, sweepSpecSchema } from '@grokmap/workflows';
+import { randomPoint, streamFor } from '@grokmap/workflows';
 import { describe, expect, it } from 'vitest';
+import { bayesSpec } from '../../../bench/bayes.js';
 import { syntheticGroundTruth } from '../../../plugins/synthetic/src/index.js';
 import {
   expectedImprovement,
@@ -25,21 +26,9 @@ function stepsToGeneralize(params: Record<string, unknown>): number {
   return truth.tVal ?? MAX_STEPS;
 }
 
+/** The bench's bayes spec (bench/bayes.ts): the synthetic trainer over weight decay × data fraction × model size. */
 function specFor(method: 'bayes' | 'random', seed: number) {
-  return sweepSpecSchema.parse({
-    name: `bench-${method}`,
-    trainer: 'synthetic',
-    method,
-    seed,
-    metric: { name: 'steps_to_generalize', goal: 'minimize' },
-    budget: { trials: 30, parallel: 4 },
-    parameters: {
-      weight_decay: { distribution: 'log_uniform_values', min: 0.003, max: 30 },
-      data_fraction: { min: 0.1, max: 0.9 },
-      model_size: { values: [64, 128, 256, 512] },
-    },
-    fixed: { max_steps: MAX_STEPS, eval_every: 1 },
-  });
+  return bayesSpec(method, seed, 30);
 }
 
 function bestOfBayes(seed: number): number {
