@@ -6,6 +6,7 @@ export { DEFAULT_PARTITION_SIZE } from './partitioned-sweep.js';
 export * from './prng.js';
 export * from './regression-types.js';
 export type { RegressionInput, RegressionResult } from './regression-workflow.js';
+export * from './sampler-state-size.js';
 export * from './samplers/sampler.js';
 export * from './samplers/static-sampler.js';
 export * from './search-space.js';

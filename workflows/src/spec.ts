@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { adaptiveOptionsSchema } from './adaptive-options.js';
+import { maxModelSweepTrials } from './sampler-state-size.js';
 
 export * from './adaptive-options.js';
 
@@ -162,6 +163,16 @@ export const sweepSpecSchema = z
   .superRefine((spec, ctx) => {
     if (spec.method === 'bayes' && !spec.metric) {
       ctx.addIssue({ code: 'custom', path: ['metric'], message: 'is required for method bayes' });
+    }
+    if (spec.method === 'bayes' || spec.method === 'adaptive') {
+      const most = maxModelSweepTrials(spec);
+      if (spec.budget.trials > most) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['budget', 'trials'],
+          message: `(${spec.budget.trials}) is more than this ${spec.method} sweep can carry: at most ${most} with these parameters. Its sampler state, every trial's point and result, travels in each Temporal payload, which may not exceed 2 MB; run several sweeps, or a grid or random one`,
+        });
+      }
     }
     const pack = spec.resources.pack ?? 1;
     if (pack > spec.budget.parallel) {

@@ -1,4 +1,10 @@
-import { type SweepSpecInput, streamFor, sweepSpecSchema } from '@grokmap/workflows';
+import {
+  maxModelSweepTrials,
+  observationBytesBound,
+  type SweepSpecInput,
+  streamFor,
+  sweepSpecSchema,
+} from '@grokmap/workflows';
 import { describe, expect, it } from 'vitest';
 import { initialSamplerState, observeTrials, proposeTrials, proposeTrialsYielding } from './suggest.js';
 import type { SamplerResult, SamplerState } from './types.js';
@@ -120,7 +126,7 @@ describe.each(['bayes', 'adaptive'] as const)('%s sampler', (method) => {
 });
 
 describe('bayes proposals on a long sweep', () => {
-  const spec = specFor('bayes', { budget: { trials: 5000, parallel: 64 } });
+  const spec = specFor('bayes', { budget: { trials: 2000, parallel: 64 } });
   /** `n` observed trials (past the GP's 1,000-observation cap when n is large), proposed and observed 100 at a time. */
   function observed(n: number): SamplerState {
     let state = initialSamplerState(spec);
@@ -171,6 +177,53 @@ describe('bayes proposals on a long sweep', () => {
     const proposed = proposal.trials.map((t) => key(t.params));
     expect(new Set(proposed).size).toBe(3);
     for (const p of proposed) expect(taken.has(p)).toBe(false);
+  });
+});
+
+describe('the sampler state size the spec allows', () => {
+  it('bounds a trial exactly by its longest possible record, so a larger state format fails here first', () => {
+    const spec = specFor('adaptive', {
+      budget: { trials: 900, parallel: 4 },
+      parameters: {
+        ...PARAMETERS,
+        optimizer: { values: ['adamw', 'sgd-with-momentum'] },
+        batch_norm: { value: true },
+      },
+    });
+    const longest = -1.2345678901234567e-123;
+    const point = {
+      weight_decay: longest,
+      data_fraction: longest,
+      model_size: 256,
+      layers: longest,
+      seed: 0,
+      optimizer: 'sgd-with-momentum',
+      batch_norm: true,
+    };
+    const pending: SamplerState = {
+      ...initialSamplerState(spec),
+      nextIndex: 900,
+      pending: [{ index: 899, point }],
+    };
+    const state = observeTrials(pending, [
+      { index: 899, status: 'completed', phase: 'memorization', metric: longest, censored: false },
+    ]);
+    expect(JSON.stringify(state.observations[0]).length + 1).toBe(observationBytesBound(spec));
+  });
+
+  it('refuses a model-based sweep whose state could outgrow a Temporal payload, naming the most it may run', () => {
+    const most = maxModelSweepTrials(specFor('bayes'));
+    expect(most).toBeGreaterThan(5000);
+    expect(specFor('bayes', { budget: { trials: most, parallel: 4 } }).budget.trials).toBe(most);
+    expect(() => specFor('adaptive', { budget: { trials: most + 1, parallel: 4 } })).toThrow(
+      new RegExp(
+        `"budget",\\s*"trials"[\\s\\S]*\\(${most + 1}\\) is more than this adaptive sweep can carry: at most ${most} `,
+      ),
+    );
+    // Grid and random sweeps carry no per-trial state.
+    expect(
+      specFor('bayes', { method: 'random', budget: { trials: 100 * most, parallel: 4 } }).budget.trials,
+    ).toBe(100 * most);
   });
 });
 
