@@ -52,7 +52,11 @@ import type { MapSummary, SamplerPoint, SamplerState } from './types.js';
  *    converged and proposes nothing more.
  */
 
-/** Candidates scored (and places counted) per proposal, the most ambiguous: bounds the O(m²) covariance. */
+/**
+ * Candidates scored (and places counted) per proposal, the most ambiguous:
+ * bounds the O(m²) covariance. A wide batch scores twice its size, so a
+ * fleet of more GPUs than this still gets a full batch.
+ */
 const MAX_SCORED = 400;
 /** Dense grid: about this many cells in all, for the change test. */
 const DENSE_CELLS = 1024;
@@ -89,12 +93,17 @@ export interface AdaptiveProposal {
   state: SamplerState;
 }
 
-/** Up to `n` new points (fewer while a batch is pending), and the state with any new round recorded. */
-export function proposeAdaptive(
+/**
+ * Up to `n` new points (fewer while a batch is pending), and the state with
+ * any new round recorded. Yields after each pick, so a caller on an event
+ * loop can let timers run between them (suggest.ts): a batch of 1,000 takes
+ * tens of seconds.
+ */
+export function* adaptiveProposalSteps(
   spec: Pick<SweepSpec, 'parameters' | 'seed' | 'adaptive' | 'budget'>,
   state: SamplerState,
   n: number,
-): AdaptiveProposal {
+): Generator<void, AdaptiveProposal, void> {
   const space = searchSpace(spec, { numericOnly: true });
   const axes = space.dims.map((d) => d.axis!);
   const settings = adaptiveSettings(spec, axes.length);
@@ -145,7 +154,7 @@ export function proposeAdaptive(
   const order = candidates
     .map((_, i) => i)
     .sort((i, j) => doubt[j]! - doubt[i]! || i - j)
-    .slice(0, MAX_SCORED);
+    .slice(0, Math.max(MAX_SCORED, 2 * room));
   const scored = order.map((i) => candidates[i]!);
   const conditioned = [
     ...state.pending.map((p) => encodePoint(space, p.point)),
@@ -173,6 +182,7 @@ export function proposeAdaptive(
     covariance.condition(top);
     points.push(pointAt(space, scored[top]!, index, spec.seed));
     index++;
+    yield;
   }
   return { points, state: next };
 }
@@ -276,11 +286,18 @@ function boundaryMidpoints(space: SearchSpace, classified: SamplerState['observa
   const us = classified.map((o) => encodePoint(space, o.point));
   const out: number[][] = [];
   us.forEach((u, i) => {
-    const others = us
-      .map((v, j) => ({ j, d: distance2(u, v) }))
-      .filter(({ j }) => classified[j]!.phase !== classified[i]!.phase)
-      .sort((a, b) => a.d - b.d || a.j - b.j)
-      .slice(0, NEIGHBOURS);
+    // The NEIGHBOURS nearest of another phase, ties to the lower index: a selection, not a sort,
+    // since a sweep of thousands of trials would sort thousands of distances per trial.
+    const others: { j: number; d: number }[] = [];
+    us.forEach((v, j) => {
+      if (classified[j]!.phase === classified[i]!.phase) return;
+      const d = distance2(u, v);
+      if (others.length === NEIGHBOURS && d >= others[NEIGHBOURS - 1]!.d) return;
+      let at = others.length;
+      while (at > 0 && others[at - 1]!.d > d) at--;
+      others.splice(at, 0, { j, d });
+      if (others.length > NEIGHBOURS) others.pop();
+    });
     for (const { j } of others)
       out.push(
         snap(

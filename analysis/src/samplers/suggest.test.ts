@@ -180,6 +180,34 @@ describe('bayes proposals on a long sweep', () => {
   });
 });
 
+describe('adaptive proposals for a wide fleet', () => {
+  it('fill a batch wider than the 400 candidates scored by default, giving the event loop back between picks', async () => {
+    const spec = specFor('adaptive', {
+      budget: { trials: 2000, parallel: 420 },
+      parameters: { weight_decay: PARAMETERS.weight_decay, data_fraction: PARAMETERS.data_fraction },
+      adaptive: { target: 'phase', batch: 420, initial: 40 },
+    });
+    const first = proposeTrials(spec, 's', initialSamplerState(spec), 40);
+    expect(first.trials).toHaveLength(40);
+    const state = observeTrials(
+      first.state,
+      first.trials.map((t) => outcome(t.params, t.index)),
+    );
+    let ticks = 0;
+    let ticking = true;
+    const tick = () => {
+      ticks++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const wide = await proposeTrialsYielding(spec, 's', state, 420);
+    ticking = false;
+    expect(wide.trials).toHaveLength(420);
+    expect(ticks).toBeGreaterThanOrEqual(419);
+    expect(wide).toEqual(proposeTrials(spec, 's', state, 420));
+  });
+});
+
 describe('the sampler state size the spec allows', () => {
   it('bounds a trial exactly by its longest possible record, so a larger state format fails here first', () => {
     const spec = specFor('adaptive', {

@@ -1,5 +1,5 @@
 import { mergeParams, type PlannedTrial, type SweepSpec, trialIdFor } from '@grokmap/workflows';
-import { proposeAdaptive } from './adaptive.js';
+import { adaptiveProposalSteps } from './adaptive.js';
 import { bayesProposalSteps } from './bayes.js';
 import type { SamplerPoint, SamplerState } from './types.js';
 
@@ -41,7 +41,7 @@ export function proposeTrials(
 
 /**
  * The same proposal as proposeTrials, giving the event loop back between
- * its steps (a bayes proposal's points), so timers such as an activity's
+ * its steps (each point a sampler picks), so timers such as an activity's
  * heartbeat keep running through a long proposal.
  */
 export async function proposeTrialsYielding(
@@ -74,7 +74,7 @@ function* proposalSteps(
     if (state.kind === 'bayes') {
       points = yield* bayesProposalSteps(spec, state, count);
     } else {
-      const proposal = proposeAdaptive(spec, state, count);
+      const proposal = yield* adaptiveProposalSteps(spec, state, count);
       points = proposal.points;
       next = proposal.state;
     }
