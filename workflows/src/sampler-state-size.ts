@@ -42,11 +42,6 @@ function valueBytes(p: SweepSpec['parameters'][string]): number {
   return NUMBER_BYTES;
 }
 
-/** An upper bound on the JSON size of the sampler state at the end of the sweep. */
-export function samplerStateBytesBound(spec: SizedSpec): number {
-  return STATE_OVERHEAD_BYTES + spec.budget.trials * observationBytesBound(spec);
-}
-
 /** The most trials a bayes or adaptive sweep with these parameters may plan. */
 export function maxModelSweepTrials(spec: Pick<SweepSpec, 'parameters'>): number {
   // The index's digits depend on the answer; six covers any count this can give.

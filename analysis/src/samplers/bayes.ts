@@ -54,8 +54,9 @@ const NOISE_BOUNDS = [1e-6, 1] as const;
 const PRIOR_LOG_SCALE = Math.log(0.4);
 const PRIOR_LOG_SD = 1.5;
 const SAME_POINT = 1e-12;
-/** Observations the hyperparameters are fitted on, and the GP conditions on, at most (see observationSubset). */
+/** Observations the hyperparameters are fitted on, at most (see observationSubset). */
 const HYPERPARAMETER_POINTS = 150;
+/** Observations the GP of a proposal conditions on, at most (see observationSubset). */
 const GP_POINTS = 1000;
 /** Pending trials added to the GP between two yields of a proposal. */
 const BELIEVED_PER_STEP = 64;
@@ -438,7 +439,7 @@ export class Gp {
     return new Gp([...this.x, u], [...this.y, this.meanFrom(k)], this.lengthScales, this.noise, l, alpha);
   }
 
-  /** The factor with u's row appended, given row = L⁻¹k(X, u). */
+  /** The factor with a new point's row appended, given row = L⁻¹k(X, u) for that point u. */
   private extendedFactor(row: Float64Array): Float64Array[] {
     let used = 0;
     for (const v of row) used += v * v;
