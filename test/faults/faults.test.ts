@@ -359,7 +359,7 @@ describe('faults during a running sweep', () => {
     );
     expect(new Set(audit.records.map((t) => t.trialId)).size).toBe(audit.started.length);
     expect(audit.records.length).toBe(8);
-    entry.note = `first suggestTrials ended on attempt ${attempts[0]}; ${audit.records.length} trials, the same as the undisturbed run; ${seconds} s (a lost attempt waits out its 2-minute timeout)`;
+    entry.note = `first suggestTrials ended on attempt ${attempts[0]}; ${audit.records.length} trials, the same as the undisturbed run; ${seconds} s (a lost attempt is noticed when its 30 s heartbeat timeout passes)`;
     entry.survived = true;
   });
 
@@ -409,7 +409,7 @@ describe('faults during a running sweep', () => {
         attempts: w.attempts,
       });
     for (const t of audit.records.filter((r) => r.status === 'error')) expect(t.error).toMatch(/SIGSEGV/);
-    entry.note = `recordTrialFailure attempts ${attempts.join(', ')}; ${written.length} record(s) committed before the kill kept as written; ${seconds} s (a lost attempt waits out its 2-minute timeout)`;
+    entry.note = `recordTrialFailure attempts ${attempts.join(', ')}; ${written.length} record(s) committed before the kill kept as written; ${seconds} s (a lost attempt is noticed when its 30 s heartbeat timeout passes)`;
     entry.survived = true;
   });
 
