@@ -125,6 +125,20 @@ describe.each(['bayes', 'adaptive'] as const)('%s sampler', (method) => {
   });
 });
 
+/** How many turns of the event loop happened while `fn` ran: a timer (a heartbeat) could have fired on each. */
+async function loopTurnsDuring<T>(fn: () => Promise<T>): Promise<{ result: T; ticks: number }> {
+  let ticks = 0;
+  let ticking = true;
+  const tick = () => {
+    ticks++;
+    if (ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const result = await fn();
+  ticking = false;
+  return { result, ticks };
+}
+
 describe('bayes proposals on a long sweep', () => {
   const spec = specFor('bayes', { budget: { trials: 2000, parallel: 64 } });
   /** `n` observed trials (past the GP's 1,000-observation cap when n is large), proposed and observed 100 at a time. */
@@ -153,15 +167,9 @@ describe('bayes proposals on a long sweep', () => {
 
   it('gives the event loop back between points, with the same trials as one synchronous proposal', async () => {
     const state = observed(40);
-    let ticks = 0;
-    let ticking = true;
-    const tick = () => {
-      ticks++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
-    const yielded = await proposeTrialsYielding(spec, 's', state, 6);
-    ticking = false;
+    const { result: yielded, ticks } = await loopTurnsDuring(() =>
+      proposeTrialsYielding(spec, 's', state, 6),
+    );
     // One turn of the loop per point after the first: a heartbeat timer would have run as often.
     expect(ticks).toBeGreaterThanOrEqual(5);
     expect(yielded).toEqual(proposeTrials(spec, 's', state, 6));
@@ -193,15 +201,7 @@ describe('adaptive proposals for a wide fleet', () => {
       first.state,
       first.trials.map((t) => outcome(t.params, t.index)),
     );
-    let ticks = 0;
-    let ticking = true;
-    const tick = () => {
-      ticks++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
-    const wide = await proposeTrialsYielding(spec, 's', state, 420);
-    ticking = false;
+    const { result: wide, ticks } = await loopTurnsDuring(() => proposeTrialsYielding(spec, 's', state, 420));
     expect(wide.trials).toHaveLength(420);
     expect(ticks).toBeGreaterThanOrEqual(419);
     expect(wide).toEqual(proposeTrials(spec, 's', state, 420));
@@ -236,7 +236,9 @@ describe('the sampler state size the spec allows', () => {
     const state = observeTrials(pending, [
       { index: 899, status: 'completed', phase: 'memorization', metric: longest, censored: false },
     ]);
-    expect(JSON.stringify(state.observations[0]).length + 1).toBe(observationBytesBound(spec));
+    expect(JSON.stringify(state.observations[0]).length + 1).toBe(
+      observationBytesBound(spec.parameters, spec.budget.trials),
+    );
   });
 
   it('refuses a model-based sweep whose state could outgrow a Temporal payload, naming the most it may run', () => {
