@@ -16,17 +16,18 @@ const NUMBER_BYTES = 24;
 /** The state's own fields, and an adaptive sweep's last map (one character per cell of its 1,024-cell grid). */
 const STATE_OVERHEAD_BYTES = 2_048;
 
-type SizedSpec = Pick<SweepSpec, 'parameters' | 'budget'>;
-
-/** An upper bound on one trial's bytes in the state: {"index":…,"point":{…},"phase":…,"metric":…,"censored":false}, and a comma. */
-export function observationBytesBound(spec: SizedSpec): number {
-  const entries = Object.entries(spec.parameters);
+/**
+ * An upper bound on one trial's bytes in the state of a sweep of `trials`:
+ * {"index":…,"point":{…},"phase":…,"metric":…,"censored":false}, and a comma.
+ */
+export function observationBytesBound(parameters: SweepSpec['parameters'], trials: number): number {
+  const entries = Object.entries(parameters);
   // {"name":value,…}: each entry and its comma or brace, and the opening brace.
   const point =
     entries.length === 0
       ? 2
       : entries.reduce((sum, [name, p]) => sum + JSON.stringify(name).length + 2 + valueBytes(p), 1);
-  const index = String(spec.budget.trials).length;
+  const index = String(trials).length;
   return (
     '{"index":,"point":,"phase":"memorization","metric":,"censored":false},'.length +
     index +
@@ -45,9 +46,6 @@ function valueBytes(p: SweepSpec['parameters'][string]): number {
 /** The most trials a bayes or adaptive sweep with these parameters may plan. */
 export function maxModelSweepTrials(spec: Pick<SweepSpec, 'parameters'>): number {
   // The index's digits depend on the answer; six covers any count this can give.
-  const perTrial = observationBytesBound({
-    parameters: spec.parameters,
-    budget: { trials: 999_999 } as SweepSpec['budget'],
-  });
+  const perTrial = observationBytesBound(spec.parameters, 999_999);
   return Math.floor((MAX_SAMPLER_STATE_BYTES - STATE_OVERHEAD_BYTES) / perTrial);
 }
