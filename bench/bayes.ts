@@ -20,11 +20,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   bayesProposalSteps,
-  fitHyperparameters,
-  Gp,
+  candidatesFor,
   maxExpectedImprovement,
-  observationSubset,
-  transformMetric,
+  observedGp,
 } from '../analysis/src/samplers/bayes.js';
 import { encodePoint, searchSpace } from '../analysis/src/samplers/space.js';
 import { initialSamplerState, observeTrials, proposeTrials } from '../analysis/src/samplers/suggest.js';
@@ -272,14 +270,12 @@ function longSweep(table: MetricTable, n: number): SamplerObservation[] {
 /** Time one proposal of COST_BATCH points, with as many pending, after `n` observed trials. */
 function proposalCost(table: MetricTable, n: number): BayesCostRow {
   const spec = bayesSpec('bayes', 0, n + 3 * COST_BATCH);
-  const pending = longSweep(table, n + COST_BATCH)
-    .slice(n)
-    .map((o) => ({ index: o.index, point: o.point }));
+  const trials = longSweep(table, n + COST_BATCH);
   const state: SamplerState = {
     ...initialSamplerState(spec),
     nextIndex: n + COST_BATCH,
-    observations: longSweep(table, n),
-    pending,
+    observations: trials.slice(0, n),
+    pending: trials.slice(n).map((o) => ({ index: o.index, point: o.point })),
   };
   const steps = bayesProposalSteps(spec, state, COST_BATCH);
   const start = performance.now();
@@ -299,30 +295,10 @@ function eiSearchCost(table: MetricTable, n: number): EiSearchCost {
   const spec = bayesSpec('bayes', 0, n);
   const space = searchSpace(spec, { numericOnly: false });
   const observations = longSweep(table, n);
-  const x = observations.map((o) => encodePoint(space, o.point));
-  const y = transformMetric(
-    observations.map((o) => o.metric!),
-    'minimize',
-  );
-  const fitOn = observationSubset(y, 150);
-  const hyper = fitHyperparameters(
-    fitOn.map((i) => x[i]!),
-    fitOn.map((i) => y[i]!),
-  );
-  const gp = Gp.fit(x, y, hyper.lengthScales, hyper.noise);
-  // As a proposal draws them: uniform candidates, and some close to the best points.
-  const rand = streamFor(0, n, 'bench-ei-candidates');
-  const bestFirst = y.map((_, i) => i).sort((a, b) => y[a]! - y[b]!);
-  const candidates = [
-    ...Array.from({ length: 1024 }, () => x[0]!.map(() => rand())),
-    ...bestFirst
-      .slice(0, 5)
-      .flatMap((i) =>
-        Array.from({ length: 48 }, (_, j) =>
-          x[i]!.map((v) => v + (j % 2 === 0 ? 0.03 : 0.12) * (rand() - 0.5)),
-        ),
-      ),
-  ];
+  // The GP and the candidates of the proposal's next point, as the sampler makes them.
+  const gp = observedGp(space, spec, observations);
+  const taken = observations.map((o) => encodePoint(space, o.point));
+  const candidates = candidatesFor(space, gp, spec.seed, n, taken);
   const timed = (prune: boolean) => {
     const start = performance.now();
     const pick = maxExpectedImprovement(gp, candidates, prune);

@@ -135,6 +135,22 @@ function* believerGp(
   state: SamplerState,
   usable: SamplerState['observations'],
 ): Generator<void, Gp, void> {
+  let gp = observedGp(space, spec, usable);
+  for (const [k, p] of state.pending.entries()) {
+    const u = encodePoint(space, p.point);
+    gp = gp.believe(u);
+    // A sweep may have up to 2,000 trials out, each an O(n²) step here.
+    if ((k + 1) % BELIEVED_PER_STEP === 0) yield;
+  }
+  return gp;
+}
+
+/** The GP on observed metrics: hyperparameters on at most HYPERPARAMETER_POINTS of them, conditioned on at most GP_POINTS. */
+export function observedGp(
+  space: SearchSpace,
+  spec: Pick<SweepSpec, 'metric'>,
+  usable: SamplerState['observations'],
+): Gp {
   const x = usable.map((o) => encodePoint(space, o.point));
   const y = transformMetric(
     usable.map((o) => o.metric!),
@@ -146,19 +162,12 @@ function* believerGp(
     fitOn.map((i) => y[i]!),
   );
   const conditionOn = observationSubset(y, GP_POINTS);
-  let gp = Gp.fit(
+  return Gp.fit(
     conditionOn.map((i) => x[i]!),
     conditionOn.map((i) => y[i]!),
     hyper.lengthScales,
     hyper.noise,
   );
-  for (const [k, p] of state.pending.entries()) {
-    const u = encodePoint(space, p.point);
-    gp = gp.believe(u);
-    // A sweep may have up to 2,000 trials out, each an O(n²) step here.
-    if ((k + 1) % BELIEVED_PER_STEP === 0) yield;
-  }
-  return gp;
 }
 
 /**
@@ -195,8 +204,20 @@ export function transformMetric(values: readonly number[], goal: 'minimize' | 'm
 
 /** The candidate with the largest expected improvement over the best (believed) value, not yet taken. */
 function bestCandidate(space: SearchSpace, gp: Gp, seed: number, index: number, taken: number[][]): number[] {
+  const fresh = candidatesFor(space, gp, seed, index, taken);
+  if (fresh.length === 0) return designPoint(space, seed, index, 0, taken);
+  return space.dims.length > 0 ? fresh[maxExpectedImprovement(gp, fresh)]! : [];
+}
+
+/** Trial `index`'s candidates: seeded uniform points and perturbations of the best ones, snapped, none taken. */
+export function candidatesFor(
+  space: SearchSpace,
+  gp: Gp,
+  seed: number,
+  index: number,
+  taken: readonly number[][],
+): number[][] {
   const rand = streamFor(seed, index, 'bayes-candidates');
-  const dims = space.dims.length;
   const candidates: number[][] = [];
   for (let i = 0; i < CANDIDATES; i++) candidates.push(space.dims.map(() => rand()));
   const order = gp.y.map((_, i) => i).sort((a, b) => gp.y[a]! - gp.y[b]! || a - b);
@@ -206,11 +227,9 @@ function bestCandidate(space: SearchSpace, gp: Gp, seed: number, index: number, 
       candidates.push(gp.x[i]!.map((v) => v + width * gaussian(rand)));
     }
   }
-  const fresh = candidates
+  return candidates
     .map((c) => snap(space, c))
     .filter((c) => !taken.some((t) => distance2(t, c) < SAME_POINT));
-  if (fresh.length === 0) return designPoint(space, seed, index, 0, taken);
-  return dims > 0 ? fresh[maxExpectedImprovement(gp, fresh)]! : [];
 }
 
 /**
