@@ -20,7 +20,8 @@ import { maybeRecordHistory } from '../support/histories.js';
  * activities on the control queue and the sampler's state rides through
  * continue-as-new. A disturbed run (continue-as-new forced every few dozen
  * events, the control worker SIGKILLed and replaced mid-sweep) proposes
- * exactly the trials an undisturbed run with the same seed does.
+ * exactly the trials an undisturbed run with the same seed does, also when
+ * rounds are pipelined (a trial proposed while earlier ones still run).
  */
 const space = {
   weight_decay: { distribution: 'log_uniform_values', min: 0.01, max: 10 },
@@ -35,6 +36,17 @@ const specs = {
     budget: { trials: 12, parallel: 4 },
     parameters: space,
     fixed: { max_steps: 20000, eval_every: 100, model_size: 64, seed: 0 },
+  },
+  // Rounds of one trial that may be proposed 6 trials ahead of the results they see (rounds.ts).
+  'bayes-pipelined': {
+    trainer: 'synthetic',
+    method: 'bayes',
+    seed: 11,
+    metric: { name: 'steps_to_generalize', goal: 'minimize' },
+    bayes: { batch: 1 },
+    budget: { trials: 14, parallel: 4, lag: 6 },
+    parameters: space,
+    fixed: { max_steps: 20000, eval_every: 100, model_size: 64, seed: 0, step_delay_ms: 2 },
   },
   adaptive: {
     trainer: 'synthetic',
@@ -103,6 +115,17 @@ describe('bayes and adaptive sweeps end to end', () => {
       // Model-based proposals differ from the space-filling start: not every trial is unique by accident.
       const distinct = new Set(roughTrials.map((t) => JSON.stringify(t.params)));
       expect(distinct.size).toBe(roughTrials.length);
+      if (method === 'bayes-pipelined') {
+        // Past the design (5 trials), some trial started while an earlier one was still running.
+        for (const trials of [calmTrials, roughTrials]) {
+          const overtaken = trials.filter(
+            (late) =>
+              late.index >= 5 &&
+              trials.some((early) => early.index < late.index && early.finishedAt! > late.startedAt!),
+          );
+          expect(overtaken.length).toBeGreaterThan(0);
+        }
+      }
     },
   );
 });

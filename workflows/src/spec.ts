@@ -108,6 +108,11 @@ export const sweepSpecSchema = z
       parallel: z.number().int().positive().max(2000).default(4),
       /** Failed trials (error, timed out) tolerated before the sweep stops with a verdict. */
       max_failures: z.number().int().nonnegative().optional(),
+      /**
+       * Bayes and adaptive sweeps: how many of the latest trials a round may be proposed without
+       * seeing (default: 0 with whole batches, 2·parallel − batch with smaller ones; see rounds.ts).
+       */
+      lag: z.number().int().nonnegative().max(HARD_TRIAL_CAP).optional(),
     }),
     parameters: z
       .record(safeIdentifier, parameterSchema)
@@ -142,6 +147,16 @@ export const sweepSpecSchema = z
       .default({ max_attempts: 3, heartbeat_timeout_s: 30, trial_timeout_s: 24 * 3600 }),
     /** Settings of `method: adaptive` (see adaptive-options.ts). */
     adaptive: adaptiveOptionsSchema.optional(),
+    /** Settings of `method: bayes`. */
+    bayes: z
+      .strictObject({
+        /**
+         * Trials per proposal round (default: budget.parallel). A smaller batch keeps
+         * ⌊parallel / batch⌋ rounds in flight, each proposed as soon as the oldest has finished.
+         */
+        batch: z.number().int().positive().max(2000).optional(),
+      })
+      .optional(),
     regression: z
       .strictObject({
         max_changed_cells: z.number().min(0).max(1).default(0.1),
@@ -163,6 +178,27 @@ export const sweepSpecSchema = z
   .superRefine((spec, ctx) => {
     if (spec.method === 'bayes' && !spec.metric) {
       ctx.addIssue({ code: 'custom', path: ['metric'], message: 'is required for method bayes' });
+    }
+    if (spec.budget.lag !== undefined && spec.method !== 'bayes' && spec.method !== 'adaptive') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['budget', 'lag'],
+        message: `is read only by bayes and adaptive sweeps, not ${spec.method}: their trials never wait for results`,
+      });
+    }
+    if (spec.bayes && spec.method !== 'bayes') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['bayes'],
+        message: `is read only by method bayes, not ${spec.method}`,
+      });
+    }
+    if (spec.bayes?.batch !== undefined && spec.bayes.batch > spec.budget.parallel) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['bayes', 'batch'],
+        message: `(${spec.bayes.batch}) is larger than budget.parallel (${spec.budget.parallel}): a round is at most the trials in flight`,
+      });
     }
     if (spec.method === 'bayes' || spec.method === 'adaptive') {
       const most = maxModelSweepTrials(spec);

@@ -1,4 +1,10 @@
-import { initialSamplerState, observeTrials } from '@grokmap/analysis/sampler-state';
+import {
+  initialSamplerState,
+  observeTrials,
+  proposalDue,
+  proposalRounds,
+} from '@grokmap/analysis/sampler-state';
+import type { SamplerResult } from '@grokmap/analysis/sampler-types';
 import {
   ActivityCancellationType,
   ActivityFailure,
@@ -115,6 +121,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
 
   const modelBased = spec.method === 'bayes' || spec.method === 'adaptive';
   const gridOrRandom = modelBased ? undefined : staticSampler(spec, sweepId);
+  const rounds = modelBased ? proposalRounds(spec) : undefined;
   let state: SweepState =
     input.carried ??
     (modelBased
@@ -135,6 +142,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       : state.sampler.nextIndex >= state.planned;
   // A model sampler may propose nothing while it waits for a batch; ask again only after a trial finishes.
   let proposeAfterFinished = -1;
+  let resultsDuringSuggestion: SamplerResult[] | undefined;
 
   setHandler(progressQuery, () => ({
     sweepId,
@@ -173,7 +181,9 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     state = applyTrialSummary(state, summary);
     if (state.sampler.kind !== 'static') {
       const { index, status, phase, metric } = summary;
-      state = { ...state, sampler: observeTrials(state.sampler, [{ index, status, phase, metric }]) };
+      const result = { index, status, phase, metric };
+      state = { ...state, sampler: observeTrials(state.sampler, [result]) };
+      resultsDuringSuggestion?.push(result);
     }
   };
 
@@ -185,8 +195,12 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       exhausted = proposal.exhausted;
       return proposal.trials;
     }
+    // Pipelined rounds (rounds.ts) keep trials running while a suggestion is out: what they
+    // report meanwhile is applied again to the state the suggestion returns, or it would be lost.
+    resultsDuringSuggestion = [];
     const proposal = await suggesting.suggestTrials({ sweepId, spec, state: sampler, n });
-    state = { ...state, sampler: proposal.state };
+    state = { ...state, sampler: observeTrials(proposal.state, resultsDuringSuggestion) };
+    resultsDuringSuggestion = undefined;
     exhausted = proposal.exhausted || (proposal.trials.length === 0 && running.size === 0);
     if (proposal.trials.length === 0) proposeAfterFinished = state.finished;
     return proposal.trials;
@@ -247,11 +261,12 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         };
       }
       phase = stop ? 'stopping' : drain ? 'draining' : 'running';
-      // Model samplers propose in whole batches, once the previous batch is observed, so a
-      // sweep's trials depend only on its seed, never on the order in which trials happen to finish.
-      const mayPropose = modelBased
-        ? running.size === 0 && (proposeAfterFinished < 0 || state.finished > proposeAfterFinished)
-        : true;
+      // Model samplers propose in rounds, each once the trials it is to see have finished (rounds.ts),
+      // so a sweep's trials depend only on its seed, never on the order in which trials happen to finish.
+      const mayPropose =
+        state.sampler.kind === 'static' ||
+        (proposalDue(state.sampler, rounds!) &&
+          (proposeAfterFinished < 0 || state.finished > proposeAfterFinished));
       if (!drain && !stop && !exhausted && mayPropose && running.size < spec.budget.parallel) {
         proposeAfterFinished = -1;
         for (const pack of packsOf(await propose(spec.budget.parallel - running.size), packSize))

@@ -136,4 +136,24 @@ describe('validateSpecText', () => {
     expect(paths(`${GOOD}resources: { pack: 0 }\n`)).toEqual(['resources.pack']);
     expect(validateSpecText(`${GOOD}resources: { pack: 2 }\n`, lookup).ok).toBe(true);
   });
+
+  it('refuses proposal-round settings a method does not read, and a bayes batch above the fleet', () => {
+    const bayes = GOOD.replace(
+      'method: grid',
+      'method: bayes\nmetric: { name: steps_to_generalize, goal: minimize }',
+    );
+    const lag = problems(GOOD.replace('parallel: 2 }', 'parallel: 2, lag: 4 }'));
+    expect(lag.map((p) => p.path)).toEqual(['budget.lag']);
+    expect(lag[0]!.message).toMatch(/read only by bayes and adaptive sweeps, not grid/);
+    expect(paths(`${GOOD}bayes: { batch: 1 }\n`)).toEqual(['bayes']);
+    const wide = problems(`${bayes}bayes: { batch: 3 }\n`);
+    expect(wide.map((p) => p.path)).toEqual(['bayes.batch']);
+    expect(wide[0]!.message).toMatch(/\(3\) is larger than budget.parallel \(2\)/);
+    expect(
+      validateSpecText(
+        `${bayes.replace('parallel: 2 }', 'parallel: 2, lag: 9 }')}bayes: { batch: 1 }\n`,
+        lookup,
+      ).ok,
+    ).toBe(true);
+  });
 });

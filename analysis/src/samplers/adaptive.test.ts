@@ -183,15 +183,19 @@ describe('adaptive sampler', () => {
     expect(proposeTrials(spec, 's', state, 4).trials).toEqual([]);
   });
 
-  it('keeps at most a batch pending once the design is out', () => {
+  it('proposes a round of at most a batch, and none while a trial the next round sees is out', () => {
     const spec = specFor(5);
     let state = initialSamplerState(spec);
+    // The design (12) needs no results, but still goes out one round (4) at a time.
     const first = proposeTrials(spec, 's', state, 20);
-    expect(first.trials).toHaveLength(12);
+    expect(first.trials).toHaveLength(4);
+    expect(proposeTrials(spec, 's', first.state, 20).trials).toHaveLength(0);
     state = observeTruth(first);
-    const second = proposeTrials(spec, 's', state, 20);
-    expect(second.trials).toHaveLength(4);
-    expect(proposeTrials(spec, 's', second.state, 20).trials).toHaveLength(0);
+    state = observeTruth(proposeTrials(spec, 's', state, 20));
+    state = observeTruth(proposeTrials(spec, 's', state, 20));
+    const fourth = proposeTrials(spec, 's', state, 20);
+    expect(fourth.trials.map((t) => t.index)).toEqual([12, 13, 14, 15]);
+    expect(proposeTrials(spec, 's', fourth.state, 20).trials).toHaveLength(0);
   });
 
   it('on a grid of values proposes each cell at most once, and nothing once every cell is taken', () => {

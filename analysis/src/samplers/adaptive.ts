@@ -26,9 +26,10 @@ import type { MapSummary, SamplerPoint, SamplerState } from './types.js';
  *
  * 1. A space-filling design (the most spread of a few seeded Latin
  *    hypercubes) over the numeric parameters; seeds are cycled (space.ts).
- * 2. Then, whenever fewer than `batch` trials are pending, the phase map
- *    (phase-map.ts) is fitted to every classified trial and the next trials
- *    go where they are expected to fix the most wrongly labelled places.
+ * 2. Then, each round (rounds.ts: `batch` trials, once the trials it is
+ *    to see have finished), the phase map (phase-map.ts) is fitted to every
+ *    classified trial it sees and the next trials go where they are
+ *    expected to fix the most wrongly labelled places.
  *    Candidates are jittered dense-grid points and the midpoints between
  *    trials of different phases, snapped to values the parameters can take
  *    (so on a grid of values they are its cells), never a taken point. A
@@ -94,10 +95,10 @@ export interface AdaptiveProposal {
 }
 
 /**
- * Up to `n` new points (fewer while a batch is pending), and the state with
- * any new round recorded. Yields after each pick, so a caller on an event
- * loop can let timers run between them (suggest.ts): a batch of 1,000 takes
- * tens of seconds.
+ * Up to `n` new points (one round: suggest.ts says when it is due), and
+ * the state with any new round recorded. Yields after each pick, so a
+ * caller on an event loop can let timers run between them (suggest.ts): a
+ * batch of 1,000 takes tens of seconds.
  */
 export function* adaptiveProposalSteps(
   spec: Pick<SweepSpec, 'parameters' | 'seed' | 'adaptive' | 'budget'>,
@@ -118,7 +119,8 @@ export function* adaptiveProposalSteps(
     points.push(pointAt(space, u, index, spec.seed));
     index++;
   }
-  const room = Math.min(n - points.length, settings.batch - state.pending.length - points.length);
+  // suggest.ts proposes one round at a time, only once it is due (rounds.ts).
+  const room = n - points.length;
   const classified = state.observations.filter((o) => o.phase !== null);
   if (axes.length === 0 || (room <= 0 && !roundDue(state, classified.length, settings))) {
     return { points, state };

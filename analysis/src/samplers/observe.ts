@@ -73,3 +73,5 @@ export function observeTrials(state: SamplerState, results: readonly SamplerResu
     pending: [...pending.values()],
   };
 }
+
+export { type ProposalRounds, proposalDue, proposalRounds, visibleCutoff, visibleState } from './rounds.js';

@@ -6,7 +6,13 @@ import {
   sweepSpecSchema,
 } from '@grokmap/workflows';
 import { describe, expect, it } from 'vitest';
-import { initialSamplerState, observeTrials, proposeTrials, proposeTrialsYielding } from './suggest.js';
+import {
+  initialSamplerState,
+  observeTrials,
+  proposeTrials,
+  proposeTrialsYielding,
+  type SamplerProposal,
+} from './suggest.js';
 import type { SamplerResult, SamplerState } from './types.js';
 
 const PARAMETERS = {
@@ -114,12 +120,17 @@ describe.each(['bayes', 'adaptive'] as const)('%s sampler', (method) => {
 
   it('stops at the budget', () => {
     const spec = specFor(method, { budget: { trials: 6, parallel: 4 } });
+    const observed = (p: SamplerProposal) =>
+      observeTrials(
+        p.state,
+        p.trials.map((t) => outcome(t.params, t.index)),
+      );
     const first = proposeTrials(spec, 's', initialSamplerState(spec), 4);
     expect(first.exhausted).toBe(false);
-    const second = proposeTrials(spec, 's', first.state, 4);
+    const second = proposeTrials(spec, 's', observed(first), 4);
     expect(second.trials.map((t) => t.index)).toEqual([4, 5]);
     expect(second.exhausted).toBe(true);
-    const third = proposeTrials(spec, 's', second.state, 4);
+    const third = proposeTrials(spec, 's', observed(second), 4);
     expect(third.trials).toEqual([]);
     expect(third.exhausted).toBe(true);
   });

@@ -1,6 +1,7 @@
 import { mergeParams, type PlannedTrial, type SweepSpec, trialIdFor } from '@grokmap/workflows';
 import { adaptiveProposalSteps } from './adaptive.js';
 import { bayesProposalSteps } from './bayes.js';
+import { proposalDue, proposalRounds, visibleCutoff, visibleState } from './rounds.js';
 import type { SamplerPoint, SamplerState } from './types.js';
 
 export { initialSamplerState, observeTrials } from './observe.js';
@@ -22,9 +23,10 @@ export interface SamplerProposal {
 }
 
 /**
- * Up to `n` new trials. Fewer (even none, while a batch is out) when the
- * method waits for results: adaptive sweeps keep at most `batch` trials
- * pending once the initial design is out.
+ * Up to `n` new trials: one round (rounds.ts) of at most the batch. None
+ * while the round is not due (a trial it is to see is still running), and
+ * fewer when the method waits for results: adaptive sweeps keep at most
+ * `batch` trials per round in flight once the initial design is out.
  */
 export function proposeTrials(
   spec: SweepSpec,
@@ -67,16 +69,26 @@ function* proposalSteps(
   if (state.kind !== spec.method) {
     throw new Error(`sampler state is for method ${state.kind}, the spec says ${spec.method}`);
   }
-  const count = Math.max(0, Math.min(Math.floor(n), spec.budget.trials - state.nextIndex));
+  const rounds = proposalRounds(spec);
+  if (!proposalDue(state, rounds)) {
+    return {
+      trials: [],
+      state,
+      exhausted: state.converged === true || state.nextIndex >= spec.budget.trials,
+    };
+  }
+  const visible = visibleState(state, visibleCutoff(state, rounds));
+  const count = Math.max(0, Math.min(Math.floor(n), rounds.size, spec.budget.trials - state.nextIndex));
   let points: SamplerPoint[] = [];
   let next = state;
   if (!state.converged && (count > 0 || state.kind === 'adaptive')) {
     if (state.kind === 'bayes') {
-      points = yield* bayesProposalSteps(spec, state, count);
+      points = yield* bayesProposalSteps(spec, visible, count);
     } else {
-      const proposal = yield* adaptiveProposalSteps(spec, state, count);
+      const proposal = yield* adaptiveProposalSteps(spec, visible, count);
       points = proposal.points;
-      next = proposal.state;
+      // The round's record (its map, convergence) is kept; the results it did not see are too.
+      next = { ...proposal.state, observations: state.observations, pending: state.pending };
     }
   }
   const trials = points.map((point, k) => {
