@@ -46,9 +46,9 @@ const BAYES_PARAMETERS: Record<string, ParameterSpec> = {
 };
 const TABLE_RES = 201;
 const MODEL_SIZES = [64, 128, 256, 512];
-const MAX_STEPS = 20000;
+export const MAX_STEPS = 20000;
 
-interface MetricTable {
+export interface MetricTable {
   wd: [number, number];
   f: [number, number];
   sizes: number[];
@@ -57,7 +57,7 @@ interface MetricTable {
   values: number[][][];
 }
 
-function metricTable(): MetricTable {
+export function metricTable(): MetricTable {
   const values = MODEL_SIZES.map((size) =>
     Array.from({ length: TABLE_RES }, (_, i) =>
       Array.from({ length: TABLE_RES }, (_, j) => {
@@ -77,7 +77,7 @@ function metricTable(): MetricTable {
   return { wd: [0.003, 30], f: [0.1, 0.9], sizes: MODEL_SIZES, res: TABLE_RES, values };
 }
 
-function lookup(table: MetricTable, params: Record<string, unknown>): number {
+export function lookup(table: MetricTable, params: Record<string, unknown>): number {
   const wd = Number(params.weight_decay);
   const f = Number(params.data_fraction);
   const size = table.sizes.indexOf(Number(params.model_size));

@@ -23,6 +23,10 @@
  * Bayes (bench/bayes.ts): best metric found against trials used, against
  * random search and Optuna's TPE, and what a proposal costs on long sweeps.
  *
+ * Rounds (bench/rounds.ts): how busy whole batches and pipelined rounds keep
+ * a simulated fleet whose trials take different times, and at what cost to
+ * what bayes and adaptive find.
+ *
  * Run: npx tsx bench/sampling.ts [--quick]
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -56,6 +60,7 @@ import {
   sweepSpecSchema,
 } from '../workflows/src/index.js';
 import { type BayesBenchRow, benchBayes, benchBayesCost } from './bayes.js';
+import { benchRounds, type RoundsBenchRow } from './rounds.js';
 
 const REFERENCE = REFERENCE_GRIDS_FILE;
 const TARGETS = [0.9, 0.95];
@@ -72,7 +77,7 @@ const SYNTHETIC_GRID_MAX = 17;
  * the share of `cells` whose label the map gets right; every method sees
  * only the labels of the points it sampled, and all use the same map model.
  */
-interface PhaseOracle {
+export interface PhaseOracle {
   name: string;
   /** Two axes, with their spec parameters (for a reference grid: its values, so sweeps sample cells). */
   parameters: Record<string, ParameterSpec>;
@@ -133,6 +138,7 @@ export interface SamplingBenchResult {
   bayes: BayesBenchRow[];
   tpeNote?: string;
   bayesCost: ReturnType<typeof benchBayesCost>;
+  rounds: RoundsBenchRow[];
 }
 
 export function syntheticOracle(): PhaseOracle {
@@ -603,6 +609,28 @@ export function formatSamplingBench(result: SamplingBenchResult): string {
   lines.push(
     `bounded first ${eiSearch.prunedMs.toFixed(0)} ms (${(eiSearch.exhaustiveMs / eiSearch.prunedMs).toFixed(1)}× less), same pick: ${eiSearch.samePick ? 'yes' : 'NO'}.`,
   );
+  lines.push('');
+  lines.push(
+    'Proposal rounds on a simulated fleet of 16 (trial times log-normal, σ 0.6; the same times per seed for',
+  );
+  lines.push(
+    'every setting). Busy: share of the fleet training; time: makespan / whole batches; found: bayes mean best',
+  );
+  lines.push('steps_to_generalize (lower is better), adaptive mean agreement of the final map (synthetic).');
+  lines.push(
+    ...table([
+      ['method', 'trials', 'batch', 'lag', 'busy', 'time', 'found'],
+      ...result.rounds.map((r) => [
+        r.method,
+        String(r.trials),
+        String(r.batch),
+        String(r.lag),
+        `${(r.utilisation * 100).toFixed(0)}%`,
+        r.makespanRatio.toFixed(2),
+        r.method === 'bayes' ? r.quality.toFixed(0) : `${(r.quality * 100).toFixed(1)}%`,
+      ]),
+    ]),
+  );
   return lines.join('\n');
 }
 
@@ -612,10 +640,16 @@ export async function benchSampling(options: { quick?: boolean } = {}): Promise<
   const phase = benchPhaseMaps(seeds);
   const bayes = benchBayes(seeds, [10, 20, 30, 50]);
   const bayesCost = benchBayesCost(options.quick ? [250, 1000] : [250, 1000, 4000]);
+  const synthetic = syntheticOracle();
+  const rounds = benchRounds(seeds.slice(0, 5), synthetic, (points) => agreement(synthetic, points), {
+    bayesTrials: 48,
+    adaptiveTrials: 96,
+  });
   const result: SamplingBenchResult = {
     phase,
     bayes: bayes.rows,
     bayesCost,
+    rounds,
     ...(bayes.tpeNote ? { tpeNote: bayes.tpeNote } : {}),
   };
   process.stdout.write(`${formatSamplingBench(result)}\n`);
