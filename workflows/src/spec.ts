@@ -151,8 +151,9 @@ export const sweepSpecSchema = z
     bayes: z
       .strictObject({
         /**
-         * Trials per proposal round (default: budget.parallel). A smaller batch keeps
-         * ⌊parallel / batch⌋ rounds in flight, each proposed as soon as the oldest has finished.
+         * Trials per proposal round (default: budget.parallel, whole batches). Smaller rounds are
+         * pipelined: each goes out once a round's worth of the fleet is free and the trials it is to
+         * see (all but the latest budget.lag) have finished (analysis/src/samplers/rounds.ts).
          */
         batch: z.number().int().positive().max(2000).optional(),
       })

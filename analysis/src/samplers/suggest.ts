@@ -23,10 +23,9 @@ export interface SamplerProposal {
 }
 
 /**
- * Up to `n` new trials: one round (rounds.ts) of at most the batch. None
- * while the round is not due (a trial it is to see is still running), and
- * fewer when the method waits for results: adaptive sweeps keep at most
- * `batch` trials per round in flight once the initial design is out.
+ * Up to `n` new trials: one round (rounds.ts), at most its size. None while
+ * the round is not due: a trial it is to see is still running, or a round's
+ * worth of the fleet is not free.
  */
 export function proposeTrials(
   spec: SweepSpec,
