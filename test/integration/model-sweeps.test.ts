@@ -1,5 +1,5 @@
 import type { ResultsStore } from '@grokmap/workers';
-import type { SweepResult } from '@grokmap/workflows';
+import { progressQuery, type SweepResult } from '@grokmap/workflows';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   cliEnv,
@@ -100,6 +100,10 @@ describe('bayes and adaptive sweeps end to end', () => {
         const trials = await store.listTrials(sweepId);
         return trials.filter((t) => t.status === 'completed').length >= 4;
       });
+      // Mid-sweep, the progress query (what `sweep status` prints) says where the next round starts.
+      const progress = await server.client.workflow.getHandle(sweepId).query(progressQuery);
+      expect(progress.nextRound?.startsAt).toBeGreaterThanOrEqual(4);
+      for (const id of progress.nextRound!.waitsFor) expect(id.startsWith(`${sweepId}.t`)).toBe(true);
       await stopProcess(control, 'SIGKILL');
       control = spawnCli(['worker', '--queue', 'control'], env);
       const roughOut = (await server.client.workflow.getHandle(sweepId).result()) as SweepResult;

@@ -96,6 +96,11 @@ export interface SweepProgress {
   runs: number;
   running: RunningTrial[];
   historyLength: number;
+  /**
+   * Bayes and adaptive sweeps: the next proposal round, from trial `startsAt`, and the running
+   * trials it waits for (it sees their results); absent when the sampler is done.
+   */
+  nextRound?: { startsAt: number; waitsFor: string[] };
 }
 
 /** The next index range of a partitioned sweep, or undefined when the plan is done. */

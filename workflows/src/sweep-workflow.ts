@@ -3,6 +3,7 @@ import {
   observeTrials,
   proposalDue,
   proposalRounds,
+  roundBlockers,
 } from '@grokmap/analysis/sampler-state';
 import type { SamplerResult } from '@grokmap/analysis/sampler-types';
 import {
@@ -47,7 +48,7 @@ import {
   type SweepState,
   shouldDrainForContinueAsNew,
 } from './sweep-state.js';
-import type { PlannedTrial } from './trials.js';
+import { type PlannedTrial, trialIdFor } from './trials.js';
 
 // ---- Interface: input, result, queries and signals ----
 
@@ -158,6 +159,14 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     runs: state.runs,
     running: [...running.values()].map(({ trial: _trial, ...r }) => r),
     historyLength: workflowInfo().historyLength,
+    ...(state.sampler.kind !== 'static' && !exhausted
+      ? {
+          nextRound: {
+            startsAt: state.sampler.nextIndex,
+            waitsFor: roundBlockers(state.sampler, rounds!).indices.map((i) => trialIdFor(sweepId, i)),
+          },
+        }
+      : {}),
   }));
   const onTrialProgress = ({ trialId, step, attempt }: TrialProgress) => {
     const r = running.get(trialId);

@@ -74,4 +74,11 @@ export function observeTrials(state: SamplerState, results: readonly SamplerResu
   };
 }
 
-export { type ProposalRounds, proposalDue, proposalRounds, visibleCutoff, visibleState } from './rounds.js';
+export {
+  type ProposalRounds,
+  proposalDue,
+  proposalRounds,
+  roundBlockers,
+  visibleCutoff,
+  visibleState,
+} from './rounds.js';

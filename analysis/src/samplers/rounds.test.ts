@@ -2,7 +2,7 @@ import { type PlannedTrial, type SweepSpecInput, streamFor, sweepSpecSchema } fr
 import { describe, expect, it } from 'vitest';
 import { simulateFleet } from '../testing/fleet.js';
 import { truePhase } from '../testing/ground-truth.js';
-import { proposalDue, proposalRounds, visibleCutoff, visibleState } from './rounds.js';
+import { proposalDue, proposalRounds, roundBlockers, visibleCutoff, visibleState } from './rounds.js';
 import type { SamplerResult, SamplerState } from './types.js';
 
 function specFor(method: 'bayes' | 'adaptive', extra: Partial<SweepSpecInput> = {}) {
@@ -74,6 +74,18 @@ describe('proposal rounds', () => {
     expect(proposalDue({ nextIndex: 40, pending: pending(10, 31, 32, 33, 34, 35) }, long)).toBe(true);
     expect(proposalDue({ nextIndex: 40, pending: pending(10, 31, 32, 33, 34, 35, 36) }, long)).toBe(false);
     expect(proposalDue({ nextIndex: 40, pending: pending(9, 31) }, long)).toBe(false);
+  });
+
+  it('names what the next round waits for: running trials below its cutoff, or room in the fleet', () => {
+    const rounds = { size: 2, lag: 6, parallel: 8 };
+    expect(roundBlockers({ nextIndex: 20, pending: pending(19, 9, 14, 13) }, rounds)).toEqual({
+      indices: [9, 13],
+      fleetFull: false,
+    });
+    expect(roundBlockers({ nextIndex: 20, pending: pending(14, 15, 16, 17, 18, 19, 20) }, rounds)).toEqual({
+      indices: [],
+      fleetFull: true,
+    });
   });
 
   it('hides the results a round must not see, as pending points in index order', () => {

@@ -56,9 +56,26 @@ export function proposalDue(
   state: Pick<SamplerState, 'nextIndex' | 'pending'>,
   rounds: ProposalRounds,
 ): boolean {
-  if (state.pending.length + rounds.size > rounds.parallel) return false;
+  const blockers = roundBlockers(state, rounds);
+  return !blockers.fleetFull && blockers.indices.length === 0;
+}
+
+/**
+ * What the next round waits for: the trials it is to see that are still
+ * running (indices, ascending), and whether the fleet lacks room for it.
+ */
+export function roundBlockers(
+  state: Pick<SamplerState, 'nextIndex' | 'pending'>,
+  rounds: ProposalRounds,
+): { indices: number[]; fleetFull: boolean } {
   const cutoff = visibleCutoff(state, rounds);
-  return state.pending.every((p) => p.index >= cutoff);
+  return {
+    indices: state.pending
+      .filter((p) => p.index < cutoff)
+      .map((p) => p.index)
+      .sort((a, b) => a - b),
+    fleetFull: state.pending.length + rounds.size > rounds.parallel,
+  };
 }
 
 /** The state as the next round sees it: results at or past `cutoff` are pending again. */

@@ -1,6 +1,7 @@
 import { formatProblems, sweepIdFor } from '@grokmap/workflows';
 import type { Command } from 'commander';
 import { CliError, checkSpecFile, connectClient, createLogger, positiveInteger } from '../context.js';
+import { describeNextRound } from '../next-round.js';
 
 /** What starting, following and reporting need; loaded only by the commands that use it. */
 async function runtime() {
@@ -189,6 +190,8 @@ export function registerSweepCommands(program: Command): void {
           );
           for (const r of progress.running)
             lines.push(`  running ${r.trialId}  step ${r.step ?? '-'}  attempt ${r.attempt ?? 1}`);
+          const nextRound = describeNextRound(progress);
+          if (nextRound) lines.push(nextRound);
         }
         if (record) lines.push(renderPhaseGrid(trials, sweptNames(record.spec)));
         if (reportFile) lines.push(`report: ${reportFile}`);
