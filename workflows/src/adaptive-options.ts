@@ -42,7 +42,7 @@ export const adaptiveStopSchema = z.strictObject({
 
 export const adaptiveOptionsSchema = z.strictObject({
   target: adaptiveTargetSchema.default('phase'),
-  /** Trials per round (default: budget.parallel). */
+  /** Trials per round (default: budget.parallel); smaller rounds are pipelined (analysis/src/samplers/rounds.ts). */
   batch: z.number().int().positive().max(2000).optional(),
   /** Trials of the space-filling design before the first map (default: max(2·batch, 4·axes, 8)). */
   initial: z.number().int().positive().optional(),
