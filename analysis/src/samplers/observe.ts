@@ -74,11 +74,5 @@ export function observeTrials(state: SamplerState, results: readonly SamplerResu
   };
 }
 
-export {
-  type ProposalRounds,
-  proposalDue,
-  proposalRounds,
-  roundBlockers,
-  visibleCutoff,
-  visibleState,
-} from './rounds.js';
+// What the workflow asks before each suggestion (rounds.ts); the proposal itself applies the rest.
+export { proposalDue, proposalRounds, roundBlockers } from './rounds.js';
