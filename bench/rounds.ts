@@ -89,10 +89,14 @@ export function benchRounds(
       fixed: oracle.fixed,
       adaptive: { stop_when: { max_change: 0, patience: 100 } },
     });
+  const labelled = (trial: PlannedTrial): PhasePoint => {
+    const x = oracle.axes.map((a) => Number(trial.params[a.name]));
+    return { x, phase: oracle.phaseAt(x) };
+  };
   const phaseResult = (trial: PlannedTrial): SamplerResult => ({
     index: trial.index,
     status: 'completed',
-    phase: oracle.phaseAt(oracle.axes.map((a) => Number(trial.params[a.name]))),
+    phase: labelled(trial).phase,
     metric: null,
   });
   const methods = [
@@ -108,13 +112,7 @@ export function benchRounds(
       trials: options.adaptiveTrials,
       spec: adaptiveSpec,
       result: phaseResult,
-      quality: (trials: PlannedTrial[]) =>
-        score(
-          trials.map((t) => {
-            const x = oracle.axes.map((a) => Number(t.params[a.name]));
-            return { x, phase: oracle.phaseAt(x) };
-          }),
-        ),
+      quality: (trials: PlannedTrial[]) => score(trials.map(labelled)),
     },
   ];
   const rows: RoundsBenchRow[] = [];
