@@ -60,6 +60,8 @@ export interface RecordTrialFailureInput {
   status: 'error' | 'timed_out' | 'cancelled';
   attempts: number;
   reason: string;
+  /** The spec's metric, so a trial that had already finished is counted with its metric (see `stored`). */
+  metricName?: string;
 }
 
 /**

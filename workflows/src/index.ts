@@ -4,6 +4,7 @@
 export * from './activity-types.js';
 export { DEFAULT_PARTITION_SIZE } from './partitioned-sweep.js';
 export * from './prng.js';
+export * from './proposal-rounds.js';
 export * from './regression-types.js';
 export type { RegressionInput, RegressionResult } from './regression-workflow.js';
 export * from './sampler-state-size.js';

@@ -1,12 +1,18 @@
 /**
- * How large a bayes or adaptive sweep may grow. Its sampler state (every
- * trial's point and result, analysis/src/samplers/types.ts) travels whole
- * as the input and result of each suggestion and at continue-as-new, and
- * Temporal refuses any payload over 2 MB: a worker fails the workflow task
- * instead, and the sweep stalls on its retries. So the spec is refused when
- * the state could outgrow what it may carry, with the room left for the
- * spec itself and the proposed trials in the same payload.
+ * How much a bayes or adaptive sweep's sampler state may carry. The state
+ * travels as the input and result of each suggestion and at continue-as-new,
+ * and Temporal refuses any payload over 2 MB: a worker fails the workflow
+ * task instead, and the sweep stalls on its retries. The state holds one
+ * record per trial (point and result, analysis/src/samplers/types.ts) only
+ * for the trials from the oldest unfinished one on: each suggestion leaves
+ * the finished trials before it in the results store and reads them back
+ * from there (analysis/src/samplers/stored.ts). A round is proposed only
+ * once every trial more than `lag` behind it has finished, so at most
+ * lag + size trials are ever carried, whatever the sweep's length. The spec
+ * is refused when that window could outgrow the payload, with room left for
+ * the spec itself and the proposed trials.
  */
+import { proposalRounds } from './proposal-rounds.js';
 import type { SweepSpec } from './spec.js';
 
 export const MAX_SAMPLER_STATE_BYTES = 1_500_000;
@@ -43,9 +49,15 @@ function valueBytes(p: SweepSpec['parameters'][string]): number {
   return NUMBER_BYTES;
 }
 
-/** The most trials a bayes or adaptive sweep with these parameters may plan. */
-export function maxModelSweepTrials(spec: Pick<SweepSpec, 'parameters'>): number {
-  // The index's digits depend on the answer; six covers any count this can give.
-  const perTrial = observationBytesBound(spec.parameters, 999_999);
+/** The most trial records a bayes or adaptive sweep with these parameters may carry at once. */
+export function maxCarriedTrials(spec: Pick<SweepSpec, 'parameters'>): number {
+  // The index's digits depend on the sweep's length; seven covers the hard cap on trials.
+  const perTrial = observationBytesBound(spec.parameters, 1_000_000);
   return Math.floor((MAX_SAMPLER_STATE_BYTES - STATE_OVERHEAD_BYTES) / perTrial);
+}
+
+/** The most trial records this sweep's state carries: a round and the trials behind it that it may not see. */
+export function carriedTrials(spec: Pick<SweepSpec, 'method' | 'budget' | 'adaptive' | 'bayes'>): number {
+  const rounds = proposalRounds(spec);
+  return Math.min(spec.budget.trials, rounds.lag + rounds.size);
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { adaptiveOptionsSchema } from './adaptive-options.js';
-import { maxModelSweepTrials } from './sampler-state-size.js';
+import { carriedTrials, maxCarriedTrials } from './sampler-state-size.js';
 
 export * from './adaptive-options.js';
 
@@ -202,12 +202,14 @@ export const sweepSpecSchema = z
       });
     }
     if (spec.method === 'bayes' || spec.method === 'adaptive') {
-      const most = maxModelSweepTrials(spec);
-      if (spec.budget.trials > most) {
+      const most = maxCarriedTrials(spec);
+      const carried = carriedTrials(spec);
+      if (carried > most) {
+        const lagSet = spec.budget.lag !== undefined;
         ctx.addIssue({
           code: 'custom',
-          path: ['budget', 'trials'],
-          message: `(${spec.budget.trials}) is more than this ${spec.method} sweep can carry: at most ${most} with these parameters. Its sampler state, every trial's point and result, travels in each Temporal payload, which may not exceed 2 MB; run several sweeps, or a grid or random one`,
+          path: ['budget', lagSet ? 'lag' : 'parallel'],
+          message: `(${lagSet ? spec.budget.lag : spec.budget.parallel}) makes this ${spec.method} sweep carry up to ${carried} trials' points and results (the trials in flight and those a round may not yet see), more than the ${most} that fit in a Temporal payload (2 MB) with these parameters; lower ${lagSet ? 'budget.lag' : 'budget.parallel'}`,
         });
       }
     }

@@ -245,7 +245,14 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         const records = await CancellationScope.nonCancellable(() =>
           Promise.all(
             trials.map((trial) =>
-              control.recordTrialFailure({ sweepId, trial, status, attempts: limits.max_attempts, reason }),
+              control.recordTrialFailure({
+                sweepId,
+                trial,
+                status,
+                attempts: limits.max_attempts,
+                reason,
+                ...(spec.metric ? { metricName: spec.metric.name } : {}),
+              }),
             ),
           ),
         );

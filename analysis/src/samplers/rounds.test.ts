@@ -129,6 +129,17 @@ describe('proposal rounds', () => {
         for (const run of runs) expect(run.maxInFlight).toBe(8);
       });
 
+      it('runs the same trials when each proposal reads the finished ones back from the store, carrying at most a round and its lag', () => {
+        for (const sweep of [spec, specFor(method)]) {
+          const carried = simulateFleet(sweep, result, durations(2));
+          const stored = simulateFleet(sweep, result, durations(2), { store: true });
+          expect(stored.trials).toEqual(carried.trials);
+          expect(carried.maxCarried).toBe(40);
+          const { size, lag } = proposalRounds(sweep);
+          expect(stored.maxCarried).toBeLessThanOrEqual(lag + size);
+        }
+      });
+
       it('keeps the fleet busier than whole batches do, on the same trial times', () => {
         const whole = simulateFleet(specFor(method), result, durations(1));
         const pipelined = simulateFleet(spec, result, durations(1));

@@ -1,4 +1,4 @@
-import type { SweepSpec } from '@grokmap/workflows';
+import type { ProposalRounds } from '@grokmap/workflows';
 import type { SamplerState } from './types.js';
 
 /**
@@ -27,21 +27,7 @@ import type { SamplerState } from './types.js';
  * (`pnpm bench sampling`, docs/scale.md). The price is proposals that see
  * results later.
  */
-export interface ProposalRounds {
-  size: number;
-  lag: number;
-  parallel: number;
-}
-
-type RoundsSpec = Pick<SweepSpec, 'method' | 'budget' | 'adaptive' | 'bayes'>;
-
-export function proposalRounds(spec: RoundsSpec): ProposalRounds {
-  const parallel = spec.budget.parallel;
-  const batch = (spec.method === 'adaptive' ? spec.adaptive?.batch : spec.bayes?.batch) ?? parallel;
-  const size = Math.min(batch, parallel);
-  const lag = spec.budget.lag ?? (size < parallel ? 2 * parallel - size : 0);
-  return { size, lag, parallel };
-}
+export { type ProposalRounds, proposalRounds } from '@grokmap/workflows';
 
 /** Trials with an index below this are the results the round starting at `nextIndex` sees. */
 export function visibleCutoff(state: Pick<SamplerState, 'nextIndex'>, rounds: ProposalRounds): number {

@@ -1,5 +1,5 @@
 import {
-  maxModelSweepTrials,
+  maxCarriedTrials,
   observationBytesBound,
   type SweepSpecInput,
   streamFor,
@@ -252,19 +252,18 @@ describe('the sampler state size the spec allows', () => {
     );
   });
 
-  it('refuses a model-based sweep whose state could outgrow a Temporal payload, naming the most it may run', () => {
-    const most = maxModelSweepTrials(specFor('bayes'));
+  it('refuses a model-based sweep whose carried window could outgrow a Temporal payload, not a long one', () => {
+    const most = maxCarriedTrials(specFor('bayes'));
     expect(most).toBeGreaterThan(5000);
-    expect(specFor('bayes', { budget: { trials: most, parallel: 4 } }).budget.trials).toBe(most);
-    expect(() => specFor('adaptive', { budget: { trials: most + 1, parallel: 4 } })).toThrow(
+    // The window is a round and the lag behind it; the sweep's length does not count.
+    const rounds = { trials: 100 * most, parallel: 4 };
+    expect(specFor('bayes', { budget: rounds }).budget.trials).toBe(100 * most);
+    expect(specFor('adaptive', { budget: { ...rounds, lag: most - 4 } }).budget.lag).toBe(most - 4);
+    expect(() => specFor('adaptive', { budget: { ...rounds, lag: most - 3 } })).toThrow(
       new RegExp(
-        `"budget",\\s*"trials"[\\s\\S]*\\(${most + 1}\\) is more than this adaptive sweep can carry: at most ${most} `,
+        `"budget",\\s*"lag"[\\s\\S]*\\(${most - 3}\\) makes this adaptive sweep carry up to ${most + 1} trials' points and results .* more than the ${most} that fit`,
       ),
     );
-    // Grid and random sweeps carry no per-trial state.
-    expect(
-      specFor('bayes', { method: 'random', budget: { trials: 100 * most, parallel: 4 } }).budget.trials,
-    ).toBe(100 * most);
   });
 });
 

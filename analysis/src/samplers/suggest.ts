@@ -5,6 +5,13 @@ import { proposalDue, proposalRounds, visibleCutoff, visibleState } from './roun
 import type { SamplerPoint, SamplerState } from './types.js';
 
 export { initialSamplerState, observeTrials } from './observe.js';
+export {
+  leaveInStore,
+  pointFromParams,
+  restoreFromStore,
+  type StoredTrial,
+  StoredTrialsMismatch,
+} from './stored.js';
 
 /**
  * Suggestions for bayes and adaptive sweeps, in the sampler style of
@@ -67,6 +74,11 @@ function* proposalSteps(
 ): Generator<void, SamplerProposal, void> {
   if (state.kind !== spec.method) {
     throw new Error(`sampler state is for method ${state.kind}, the spec says ${spec.method}`);
+  }
+  if (state.stored) {
+    throw new Error(
+      `the sampler state leaves its first ${state.stored.below} trials in the results store: restore them (restoreFromStore) before proposing`,
+    );
   }
   const rounds = proposalRounds(spec);
   if (!proposalDue(state, rounds)) {

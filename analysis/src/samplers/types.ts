@@ -61,6 +61,12 @@ export interface SamplerState {
   /** Adaptive: the map stopped changing (stop_when), so the sampler proposes nothing more. */
   converged?: boolean;
   lastMap?: MapSummary;
+  /**
+   * The trials below `below`, all finished, are not in `observations`: the
+   * results store holds them (stored.ts). `digest` is that of their
+   * observations, so a proposal reading them back can tell they are the same.
+   */
+  stored?: { below: number; digest: string };
 }
 
 /** What the sampler needs of a finished trial (a subset of the workflow's TrialSummary). */

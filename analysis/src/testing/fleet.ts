@@ -1,5 +1,6 @@
 import type { PlannedTrial, SweepSpec } from '@grokmap/workflows';
 import { proposalDue, proposalRounds } from '../samplers/rounds.js';
+import { leaveInStore, pointFromParams, restoreFromStore, type StoredTrial } from '../samplers/stored.js';
 import { initialSamplerState, observeTrials, proposeTrials } from '../samplers/suggest.js';
 import type { SamplerResult } from '../samplers/types.js';
 
@@ -9,7 +10,9 @@ import type { SamplerResult } from '../samplers/types.js';
  * (a round is due and a slot is free; after an empty proposal, only once
  * another trial has finished), trials finishing in order of their end
  * times. For tests and the sampling bench: what trials a sweep runs when
- * trials take different times, and how busy it keeps the fleet.
+ * trials take different times, and how busy it keeps the fleet. With
+ * `store`, each proposal reads the finished trials back from a simulated
+ * results store and leaves them there, as the suggestion activity does.
  */
 
 export interface FleetRun {
@@ -22,13 +25,17 @@ export interface FleetRun {
   /** Share of the fleet's time spent training: busy / (makespan · parallel). */
   utilisation: number;
   maxInFlight: number;
+  /** The most trial records the sampler state held between proposals (observations and pending). */
+  maxCarried: number;
 }
 
 export function simulateFleet(
   spec: SweepSpec,
   result: (trial: PlannedTrial) => SamplerResult,
   duration: (trial: PlannedTrial) => number,
+  options: { store?: boolean } = {},
 ): FleetRun {
+  const store = new Map<number, StoredTrial>();
   const rounds = proposalRounds(spec);
   const parallel = spec.budget.parallel;
   let state = initialSamplerState(spec);
@@ -38,6 +45,7 @@ export function simulateFleet(
   let busy = 0;
   let finished = 0;
   let maxInFlight = 0;
+  let maxCarried = 0;
   let exhausted = false;
   let proposeAfterFinished = -1;
   for (;;) {
@@ -45,8 +53,10 @@ export function simulateFleet(
       proposalDue(state, rounds) && (proposeAfterFinished < 0 || finished > proposeAfterFinished);
     if (!exhausted && mayPropose && running.length < parallel) {
       proposeAfterFinished = -1;
-      const proposal = proposeTrials(spec, 'fleet', state, parallel - running.length);
-      state = proposal.state;
+      const whole = options.store ? restoreFromStore(state, [...store.values()]) : state;
+      const proposal = proposeTrials(spec, 'fleet', whole, parallel - running.length);
+      state = options.store ? leaveInStore(proposal.state) : proposal.state;
+      maxCarried = Math.max(maxCarried, state.observations.length + state.pending.length);
       exhausted = proposal.exhausted || (proposal.trials.length === 0 && running.length === 0);
       if (proposal.trials.length === 0) proposeAfterFinished = finished;
       for (const trial of proposal.trials) {
@@ -64,8 +74,17 @@ export function simulateFleet(
     );
     running = running.filter((r) => r !== next);
     now = next.end;
-    state = observeTrials(state, [result(next.trial)]);
+    const outcome = result(next.trial);
+    store.set(outcome.index, { ...outcome, point: pointFromParams(spec, next.trial.params) });
+    state = observeTrials(state, [outcome]);
     finished++;
   }
-  return { trials, makespan: now, busy, utilisation: now > 0 ? busy / (now * parallel) : 0, maxInFlight };
+  return {
+    trials,
+    makespan: now,
+    busy,
+    utilisation: now > 0 ? busy / (now * parallel) : 0,
+    maxInFlight,
+    maxCarried,
+  };
 }

@@ -1,8 +1,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initialSamplerState, observeTrials, proposeTrials } from '@grokmap/analysis/samplers';
-import { type RecordTrialFailureInput, sweepSpecSchema } from '@grokmap/workflows';
+import type { SamplerResult } from '@grokmap/analysis/sampler-types';
+import { initialSamplerState, leaveInStore, observeTrials, proposeTrials } from '@grokmap/analysis/samplers';
+import { type PlannedTrial, type RecordTrialFailureInput, sweepSpecSchema } from '@grokmap/workflows';
 import { asyncLocalStorage, Context, type Info } from '@temporalio/activity';
 import { noopMetricMeter, type Logger as TemporalLogger } from '@temporalio/common';
 import pino from 'pino';
@@ -109,6 +110,11 @@ describe('control activities: bookkeeping', () => {
     expect(await activities.recordTrialFailure(input)).toEqual({
       recorded: false,
       stored: { status: 'completed', phase: 'grokking', metric: null },
+    });
+    // A bayes sweep's failure says its metric, so the trial counts with the metric it reached.
+    expect(await activities.recordTrialFailure({ ...input, metricName: 'steps_to_generalize' })).toEqual({
+      recorded: false,
+      stored: { status: 'completed', phase: 'grokking', metric: 90 },
     });
     expect(await store.getTrial('t-done')).toEqual(before);
   });
@@ -312,6 +318,115 @@ describe('control activities: a bayes suggestion', () => {
     const result = await activity.run(() => activities.suggestTrials(input));
     // One as it starts; a synchronous proposal would have blocked every later one.
     expect(activity.heartbeats.length).toBeGreaterThan(1);
-    expect(result).toEqual(proposeTrials(spec, 'sweep-b', state, 8));
+    const direct = proposeTrials(spec, 'sweep-b', state, 8);
+    expect(result.trials).toEqual(direct.trials);
+    expect(result.state).toEqual(leaveInStore(direct.state));
+  });
+});
+
+describe('control activities: a suggestion whose finished trials are in the store', () => {
+  const home = mkdtempSync(join(tmpdir(), 'grokmap-suggest-'));
+  const store = openSqliteStore({ path: join(home, 'grokmap.db') });
+  const elsewhere = openSqliteStore({ path: join(home, 'other.db') });
+  const { logger } = capturingLogger();
+  const spec = sweepSpecSchema.parse({
+    name: 'stored-adaptive',
+    trainer: 'synthetic',
+    method: 'adaptive',
+    seed: 2,
+    budget: { trials: 16, parallel: 4 },
+    parameters: {
+      weight_decay: { distribution: 'log_uniform_values', min: 0.01, max: 10 },
+      data_fraction: { min: 0.1, max: 0.9 },
+    },
+    fixed: { max_steps: 1000 },
+  });
+
+  beforeAll(async () => {
+    await store.migrate();
+    await elsewhere.migrate();
+  });
+  afterAll(async () => {
+    await store.close();
+    await elsewhere.close();
+  });
+
+  /** A trial's result as its trainer records it: grokking with much data, memorization without. */
+  async function finish(trial: PlannedTrial): Promise<SamplerResult> {
+    const groks = Number(trial.params.data_fraction) > 0.5;
+    const val = groks ? 800 : null;
+    await store.recordTrialResult({
+      sweepId: 'sweep-s',
+      trialId: trial.trialId,
+      index: trial.index,
+      params: trial.params,
+      attempts: 1,
+      outcome: {
+        status: 'completed',
+        steps: 1000,
+        maxSteps: 1000,
+        firstStepAtThreshold: { train: 100, val },
+        final: { trainAcc: 1, valAcc: groks ? 1 : 0.2, trainLoss: 0.01 },
+        curves: [],
+      },
+      phase: groks ? 'grokking' : 'memorization',
+      tTrain: 100,
+      tVal: val,
+      ratio: val === null ? null : val / 100,
+      valAtTrain: 0.1,
+      semiGrokking: false,
+    });
+    return {
+      index: trial.index,
+      status: 'completed',
+      phase: groks ? 'grokking' : 'memorization',
+      metric: null,
+    };
+  }
+
+  it('reads them back, carries only the window, and suggests what the whole state would', async () => {
+    const activities = createControlActivities({ store, logger }, {});
+    let carried = initialSamplerState(spec);
+    let whole = carried;
+    for (let round = 0; round < 4; round++) {
+      const suggested = await activities.suggestTrials({ sweepId: 'sweep-s', spec, state: carried, n: 4 });
+      const direct = proposeTrials(spec, 'sweep-s', whole, 4);
+      expect(suggested.trials).toEqual(direct.trials);
+      expect(suggested.trials).toHaveLength(4);
+      // Only this round's trials travel: the earlier ones are in the store.
+      expect(suggested.state.observations).toEqual([]);
+      expect(suggested.state.stored?.below ?? 0).toBe(4 * round);
+      const results = await Promise.all(suggested.trials.map(finish));
+      carried = observeTrials(suggested.state, results);
+      whole = observeTrials(direct.state, results);
+    }
+    expect(whole.observations).toHaveLength(16);
+  });
+
+  it('fails, saying so, when the store does not hold them', async () => {
+    const activities = createControlActivities({ store: elsewhere, logger }, {});
+    let state = initialSamplerState(spec);
+    const first = await createControlActivities({ store, logger }, {}).suggestTrials({
+      sweepId: 'sweep-s',
+      spec,
+      state,
+      n: 4,
+    });
+    state = observeTrials(
+      first.state,
+      first.trials.map((t) => ({
+        index: t.index,
+        status: 'completed' as const,
+        phase: 'grokking' as const,
+        metric: null,
+      })),
+    );
+    const second = await activities.suggestTrials({ sweepId: 'sweep-s', spec, state, n: 4 });
+    expect(second.state.stored?.below).toBe(4);
+    await expect(
+      activities.suggestTrials({ sweepId: 'sweep-s', spec, state: observeTrials(second.state, []), n: 4 }),
+    ).rejects.toThrow(
+      /sweep sweep-s: the results store holds 0 of the 4 finished trials .* 4 are missing, the first at indices 0, 1, 2, 3\. Is this control worker using the results store the sweep ran on \(GROKMAP_DATABASE_URL\)\?/,
+    );
   });
 });

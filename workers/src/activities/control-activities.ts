@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { proposeTrialsYielding } from '@grokmap/analysis/samplers';
+import { leaveInStore, proposeTrialsYielding } from '@grokmap/analysis/samplers';
 import type {
   FinishSweepInput,
   RecordTrialFailureInput,
@@ -11,6 +11,7 @@ import type {
 import type { Logger } from 'pino';
 import { FINAL_TRIAL_STATUSES, type ResultsStore } from '../store/types.js';
 import { HEARTBEAT_INTERVAL_MS, withHeartbeats } from './heartbeat.js';
+import { restoreSamplerState } from './stored-trials.js';
 import { summaryFromRecord } from './trial-summary.js';
 
 export interface ControlActivityDeps {
@@ -80,9 +81,11 @@ function controlActivities(deps: ControlActivityDeps, pause: ReturnType<typeof t
     },
 
     async suggestTrials(input: SuggestTrialsInput): Promise<SuggestTrialsResult> {
-      const proposal = await proposeTrialsYielding(input.spec, input.sweepId, input.state, input.n);
+      const whole = await restoreSamplerState(deps.store, input.spec, input.sweepId, input.state);
+      const proposal = await proposeTrialsYielding(input.spec, input.sweepId, whole, input.n);
       await pause('suggestTrials', input.sweepId);
-      return proposal;
+      // What the store holds stays there: the workflow carries a window of the sweep, not all of it.
+      return { ...proposal, state: leaveInStore(proposal.state) };
     },
 
     async recordTrialFailure(input: RecordTrialFailureInput): Promise<RecordTrialFailureResult> {
@@ -101,7 +104,7 @@ function controlActivities(deps: ControlActivityDeps, pause: ReturnType<typeof t
       // Already final (a pack's trial that finished before its pack failed): say how it ended.
       const existing = await deps.store.getTrial(trial.trialId);
       if (!existing || !FINAL_TRIAL_STATUSES.includes(existing.status)) return { recorded };
-      const { status, phase, metric } = summaryFromRecord(existing);
+      const { status, phase, metric } = summaryFromRecord(existing, input.metricName);
       return { recorded, stored: { status, phase, metric } };
     },
 
