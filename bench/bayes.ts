@@ -24,7 +24,7 @@ import {
   maxExpectedImprovement,
   observedGp,
 } from '../analysis/src/samplers/bayes.js';
-import { encodePoint, searchSpace } from '../analysis/src/samplers/space.js';
+import { encodePoint, searchSpace, TakenPoints } from '../analysis/src/samplers/space.js';
 import { initialSamplerState, observeTrials, proposeTrials } from '../analysis/src/samplers/suggest.js';
 import type { SamplerObservation, SamplerState } from '../analysis/src/samplers/types.js';
 import { syntheticGroundTruth } from '../plugins/synthetic/src/index.js';
@@ -297,7 +297,7 @@ function eiSearchCost(table: MetricTable, n: number): EiSearchCost {
   const observations = longSweep(table, n);
   // The GP and the candidates of the proposal's next point, as the sampler makes them.
   const gp = observedGp(space, spec, observations);
-  const taken = observations.map((o) => encodePoint(space, o.point));
+  const taken = new TakenPoints(observations.map((o) => encodePoint(space, o.point)));
   const candidates = candidatesFor(space, gp, spec.seed, n, taken);
   const timed = (prune: boolean) => {
     const start = performance.now();

@@ -9,6 +9,7 @@ import {
   predictPhaseMap,
 } from '../phase-map.js';
 import { PHASES, type Phase } from '../types.js';
+import { nearestOfOtherClass } from './nearest.js';
 import {
   distance2,
   encodePoint,
@@ -17,6 +18,7 @@ import {
   type SearchSpace,
   searchSpace,
   snap,
+  TakenPoints,
 } from './space.js';
 import { forwardSolve } from './triangular.js';
 import type { MapSummary, SamplerPoint, SamplerState } from './types.js';
@@ -66,7 +68,6 @@ const EXTRA_CANDIDATES = 256;
 const DESIGN_TRIES = 16;
 /** Neighbours of another phase whose midpoints become candidates. */
 const NEIGHBOURS = 3;
-const SAME_POINT = 1e-12;
 const PHASE_CODES: Record<Phase, string> = {
   comprehension: 'c',
   grokking: 'g',
@@ -110,12 +111,14 @@ export function* adaptiveProposalSteps(
   const settings = adaptiveSettings(spec, axes.length);
   const points: SamplerPoint[] = [];
   let index = state.nextIndex;
-  const taken = [...state.observations, ...state.pending].map((o) => encodePoint(space, o.point));
+  const taken = new TakenPoints(
+    [...state.observations, ...state.pending].map((o) => encodePoint(space, o.point)),
+  );
   // 1. The space-filling design, whatever has been observed.
   const design = index < settings.initial ? spreadDesign(space, spec.seed, settings.initial) : [];
   while (points.length < n && index < settings.initial) {
     const u = fresh(space, design[index]!, taken, spec.seed, index);
-    taken.push(u);
+    taken.add(u);
     points.push(pointAt(space, u, index, spec.seed));
     index++;
   }
@@ -131,6 +134,8 @@ export function* adaptiveProposalSteps(
     phase: o.phase!,
   }));
   const model = fitPhaseMap(phasePoints, axes);
+  // Each stage below takes seconds on a sweep of 100,000 trials: give the event loop back between them.
+  yield;
   let next = state;
   if (roundDue(state, classified.length, settings)) {
     next = recordRound(state, model, classified.length, settings);
@@ -143,8 +148,9 @@ export function* adaptiveProposalSteps(
   const candidates = distinct([
     ...candidatePoints(space, axes.length, rand),
     ...boundaryMidpoints(space, classified),
-  ]).filter((c) => !taken.some((t) => distance2(t, c) < SAME_POINT));
+  ]).filter((c) => !taken.has(c));
   if (candidates.length === 0) return { points, state: next };
+  yield;
   const raw = candidates.map((c) => c.map((v, d) => denormalise(axes[d]!, v)));
   const doubt = predictPhaseMap(model, raw).map((cell) =>
     ambiguity(
@@ -152,6 +158,7 @@ export function* adaptiveProposalSteps(
       settings.options.target,
     ),
   );
+  yield;
   // Only the most ambiguous candidates are worth scoring or counting: the rest are settled.
   const order = candidates
     .map((_, i) => i)
@@ -286,29 +293,19 @@ function distinct(points: readonly number[][]): number[][] {
  */
 function boundaryMidpoints(space: SearchSpace, classified: SamplerState['observations']): number[][] {
   const us = classified.map((o) => encodePoint(space, o.point));
-  const out: number[][] = [];
-  us.forEach((u, i) => {
-    // The NEIGHBOURS nearest of another phase, ties to the lower index: a selection, not a sort,
-    // since a sweep of thousands of trials would sort thousands of distances per trial.
-    const others: { j: number; d: number }[] = [];
-    us.forEach((v, j) => {
-      if (classified[j]!.phase === classified[i]!.phase) return;
-      const d = distance2(u, v);
-      if (others.length === NEIGHBOURS && d >= others[NEIGHBOURS - 1]!.d) return;
-      let at = others.length;
-      while (at > 0 && others[at - 1]!.d > d) at--;
-      others.splice(at, 0, { j, d });
-      if (others.length > NEIGHBOURS) others.pop();
-    });
-    for (const { j } of others)
-      out.push(
-        snap(
-          space,
-          u.map((v, d) => (v + us[j]![d]!) / 2),
-        ),
-      );
-  });
-  return out;
+  const nearest = nearestOfOtherClass(
+    us,
+    classified.map((o) => o.phase),
+    NEIGHBOURS,
+  );
+  return us.flatMap((u, i) =>
+    nearest[i]!.map((j) =>
+      snap(
+        space,
+        u.map((v, d) => (v + us[j]![d]!) / 2),
+      ),
+    ),
+  );
 }
 
 /** The most spread (largest smallest distance) of a few seeded Latin hypercubes. */
@@ -331,15 +328,15 @@ function spreadDesign(space: SearchSpace, seed: number, size: number): number[][
 }
 
 /** `u`, or a random point if `u` repeats a taken point (possible on small discrete spaces). */
-function fresh(space: SearchSpace, u: number[], taken: number[][], seed: number, index: number): number[] {
-  if (!taken.some((t) => distance2(t, u) < SAME_POINT)) return u;
+function fresh(space: SearchSpace, u: number[], taken: TakenPoints, seed: number, index: number): number[] {
+  if (!taken.has(u)) return u;
   const rand = streamFor(seed, index, 'adaptive-fresh');
   for (let tries = 0; tries < 100; tries++) {
     const v = snap(
       space,
       u.map(() => rand()),
     );
-    if (!taken.some((t) => distance2(t, v) < SAME_POINT)) return v;
+    if (!taken.has(v)) return v;
   }
   return u;
 }

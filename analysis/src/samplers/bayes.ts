@@ -1,13 +1,13 @@
 import { type SweepSpec, streamFor } from '@grokmap/workflows';
 import { CholeskyDecomposition, Matrix } from 'ml-matrix';
 import {
-  distance2,
   encodePoint,
   latinHypercube,
   pointAt,
   type SearchSpace,
   searchSpace,
   snap,
+  TakenPoints,
 } from './space.js';
 import { forwardSolve } from './triangular.js';
 import type { SamplerPoint, SamplerState } from './types.js';
@@ -32,7 +32,8 @@ import type { SamplerPoint, SamplerState } from './types.js';
  *   and noise levels, then coordinate search per dimension from the best two.
  *   Beyond 150 observations the hyperparameters, and beyond 1,000 the GP,
  *   use the best half and a spread of the rest (observationSubset): past
- *   that, a proposal's cost grows only with its scan for points taken.
+ *   that, a proposal's cost grows with the sweep only through choosing that
+ *   subset and filing the points taken (TakenPoints).
  * - Batch: q points by expected improvement with the Kriging believer
  *   (each chosen point, and every pending trial, joins the GP at its
  *   predicted mean), over a seeded random set of candidates plus local
@@ -53,7 +54,6 @@ const SCALE_BOUNDS = [0.02, 20] as const;
 const NOISE_BOUNDS = [1e-6, 1] as const;
 const PRIOR_LOG_SCALE = Math.log(0.4);
 const PRIOR_LOG_SD = 1.5;
-const SAME_POINT = 1e-12;
 /** Observations the hyperparameters are fitted on, at most (see observationSubset). */
 const HYPERPARAMETER_POINTS = 150;
 /** Observations the GP of a proposal conditions on, at most (see observationSubset). */
@@ -78,7 +78,9 @@ export function* bayesProposalSteps(
   const space = searchSpace(spec, { numericOnly: false });
   const dims = space.dims.length;
   const design = initialDesignSize(dims);
-  const taken = [...state.observations, ...state.pending].map((o) => encodePoint(space, o.point));
+  const taken = new TakenPoints(
+    [...state.observations, ...state.pending].map((o) => encodePoint(space, o.point)),
+  );
   const points: SamplerPoint[] = [];
   const usable = state.observations.filter((o) => o.metric !== null);
   let gp: Gp | undefined;
@@ -94,7 +96,7 @@ export function* bayesProposalSteps(
       u = bestCandidate(space, gp, spec.seed, index, taken);
       gp = gp.believe(u);
     }
-    taken.push(u);
+    taken.add(u);
     points.push(pointAt(space, u, index, spec.seed));
     if (k < n - 1) yield;
   }
@@ -107,19 +109,19 @@ function designPoint(
   seed: number,
   index: number,
   size: number,
-  taken: number[][],
+  taken: TakenPoints,
 ): number[] {
   const dims = space.dims.length;
   if (index < size) {
     const u = snap(space, latinHypercube(size, dims, streamFor(seed, 0, 'bayes-design'))[index]!);
-    if (!taken.some((t) => distance2(t, u) < SAME_POINT)) return u;
+    if (!taken.has(u)) return u;
   }
   const rand = streamFor(seed, index, 'bayes-random');
   let u = snap(
     space,
     space.dims.map(() => rand()),
   );
-  for (let tries = 0; tries < 100 && taken.some((t) => distance2(t, u) < SAME_POINT); tries++) {
+  for (let tries = 0; tries < 100 && taken.has(u); tries++) {
     u = snap(
       space,
       space.dims.map(() => rand()),
@@ -203,7 +205,13 @@ export function transformMetric(values: readonly number[], goal: 'minimize' | 'm
 }
 
 /** The candidate with the largest expected improvement over the best (believed) value, not yet taken. */
-function bestCandidate(space: SearchSpace, gp: Gp, seed: number, index: number, taken: number[][]): number[] {
+function bestCandidate(
+  space: SearchSpace,
+  gp: Gp,
+  seed: number,
+  index: number,
+  taken: TakenPoints,
+): number[] {
   const fresh = candidatesFor(space, gp, seed, index, taken);
   if (fresh.length === 0) return designPoint(space, seed, index, 0, taken);
   return space.dims.length > 0 ? fresh[maxExpectedImprovement(gp, fresh)]! : [];
@@ -215,7 +223,7 @@ export function candidatesFor(
   gp: Gp,
   seed: number,
   index: number,
-  taken: readonly number[][],
+  taken: TakenPoints,
 ): number[][] {
   const rand = streamFor(seed, index, 'bayes-candidates');
   const candidates: number[][] = [];
@@ -227,9 +235,7 @@ export function candidatesFor(
       candidates.push(gp.x[i]!.map((v) => v + width * gaussian(rand)));
     }
   }
-  return candidates
-    .map((c) => snap(space, c))
-    .filter((c) => !taken.some((t) => distance2(t, c) < SAME_POINT));
+  return candidates.map((c) => snap(space, c)).filter((c) => !taken.has(c));
 }
 
 /**

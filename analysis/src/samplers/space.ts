@@ -174,3 +174,56 @@ export function distance2(a: readonly number[], b: readonly number[]): number {
   for (let d = 0; d < a.length; d++) s += (a[d]! - b[d]!) ** 2;
   return s;
 }
+
+/** Two points are the same when their squared distance in coordinates is below this. */
+export const SAME_POINT = 1e-12;
+const SLOT_WIDTH = 2 * Math.sqrt(SAME_POINT);
+
+/**
+ * The points a sweep has taken, asked "is this one taken?" for every
+ * candidate of every proposed point. A scan of the whole sweep made that
+ * O(trials) per candidate, most of a proposal's time on a long sweep. Each
+ * point is filed by its projection on a fixed unit direction, in slots twice
+ * the same-point distance wide: a projection moves no more than the point,
+ * so a point's equals are in its slot or the ones beside it. The answers are
+ * the scan's, exactly.
+ */
+export class TakenPoints {
+  private readonly slots = new Map<number, (readonly number[])[]>();
+  private direction: number[] = [];
+
+  constructor(points: Iterable<readonly number[]> = []) {
+    for (const u of points) this.add(u);
+  }
+
+  add(u: readonly number[]): void {
+    const slot = this.slotOf(u);
+    const points = this.slots.get(slot);
+    if (points) points.push(u);
+    else this.slots.set(slot, [u]);
+  }
+
+  has(u: readonly number[]): boolean {
+    const slot = this.slotOf(u);
+    for (let s = slot - 1; s <= slot + 1; s++) {
+      for (const t of this.slots.get(s) ?? []) if (distance2(t, u) < SAME_POINT) return true;
+    }
+    return false;
+  }
+
+  private slotOf(u: readonly number[]): number {
+    if (this.direction.length !== u.length) this.direction = unitDirection(u.length);
+    let projection = 0;
+    for (let d = 0; d < u.length; d++) projection += u[d]! * this.direction[d]!;
+    return Math.floor(projection / SLOT_WIDTH);
+  }
+}
+
+/** Square roots of primes, normalised: few distinct grid points share a projection on it. */
+function unitDirection(dims: number): number[] {
+  const primes: number[] = [];
+  for (let n = 2; primes.length < dims; n++) if (primes.every((p) => n % p !== 0)) primes.push(n);
+  const w = primes.map(Math.sqrt);
+  const norm = Math.sqrt(w.reduce((s, v) => s + v * v, 0));
+  return w.map((v) => v / norm);
+}
