@@ -23,6 +23,10 @@
  * Bayes (bench/bayes.ts): best metric found against trials used, against
  * random search and Optuna's TPE, and what a proposal costs on long sweeps.
  *
+ * Long sweeps (bench/long-sweeps.ts): an adaptive proposal after tens of
+ * thousands of trials, the state a workflow carries, and reading the
+ * finished trials back from the results store.
+ *
  * Rounds (bench/rounds.ts): how busy whole batches and pipelined rounds keep
  * a simulated fleet whose trials take different times, and at what cost to
  * what bayes and adaptive find.
@@ -60,6 +64,7 @@ import {
   sweepSpecSchema,
 } from '../workflows/src/index.js';
 import { type BayesBenchRow, benchBayes, benchBayesCost } from './bayes.js';
+import { benchLongSweeps, type LongSweepRow } from './long-sweeps.js';
 import { benchRounds, type RoundsBenchRow } from './rounds.js';
 
 const REFERENCE = REFERENCE_GRIDS_FILE;
@@ -138,6 +143,7 @@ export interface SamplingBenchResult {
   bayes: BayesBenchRow[];
   tpeNote?: string;
   bayesCost: ReturnType<typeof benchBayesCost>;
+  longSweeps: LongSweepRow[];
   rounds: RoundsBenchRow[];
 }
 
@@ -611,6 +617,26 @@ export function formatSamplingBench(result: SamplingBenchResult): string {
   );
   lines.push('');
   lines.push(
+    'Long sweeps: an adaptive proposal of 64 points (synthetic ground truth, 64 pending); the sampler state whole',
+  );
+  lines.push(
+    'against the window the workflow carries; reading the finished trials back from SQLite, as each suggestion does.',
+  );
+  lines.push(
+    ...table([
+      ['trials', 'adaptive proposal', 'longest step', 'state whole', 'carried', 'read back'],
+      ...result.longSweeps.map((r) => [
+        String(r.trials),
+        `${r.adaptiveS.toFixed(1)} s`,
+        `${r.adaptiveLongestS.toFixed(2)} s`,
+        `${(r.wholeStateBytes / 1e6).toFixed(1)} MB`,
+        `${(r.carriedStateBytes / 1e3).toFixed(1)} kB`,
+        `${r.readBackS.toFixed(2)} s`,
+      ]),
+    ]),
+  );
+  lines.push('');
+  lines.push(
     'Proposal rounds on a simulated fleet of 16 (trial times log-normal, σ 0.6; the same times per seed for',
   );
   lines.push(
@@ -639,7 +665,8 @@ export async function benchSampling(options: { quick?: boolean } = {}): Promise<
   const seeds = Array.from({ length: options.quick ? 3 : 10 }, (_, i) => i);
   const phase = benchPhaseMaps(seeds);
   const bayes = benchBayes(seeds, [10, 20, 30, 50]);
-  const bayesCost = benchBayesCost(options.quick ? [250, 1000] : [250, 1000, 4000]);
+  const bayesCost = benchBayesCost(options.quick ? [250, 1000, 20000] : [250, 1000, 4000, 20000, 100000]);
+  const longSweeps = await benchLongSweeps(options.quick ? [20000] : [20000, 100000]);
   const synthetic = syntheticOracle();
   const rounds = benchRounds(seeds.slice(0, 5), synthetic, (points) => agreement(synthetic, points), {
     bayesTrials: 48,
@@ -649,6 +676,7 @@ export async function benchSampling(options: { quick?: boolean } = {}): Promise<
     phase,
     bayes: bayes.rows,
     bayesCost,
+    longSweeps,
     rounds,
     ...(bayes.tpeNote ? { tpeNote: bayes.tpeNote } : {}),
   };
