@@ -1,6 +1,7 @@
 import type { ResultsStore } from '@grokmap/workers';
 import type { SweepProgress } from '@grokmap/workflows';
 import type { WorkflowHandle } from '@temporalio/client';
+import { describeNextRound } from './next-round.js';
 import { renderPhaseGrid } from './phase-grid.js';
 import { queryProgress, storedTrials, sweptNames } from './sweep-client.js';
 
@@ -14,6 +15,23 @@ function summaryLine(p: SweepProgress): string {
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
   return `${progressBar(p.finished, p.planned)} trials  running ${p.running.length}${phases ? `  | ${phases}` : ''}`;
+}
+
+/** What `sweep watch` draws on a terminal: status, progress, what the next round waits for, running trials, grid. */
+export function watchBlock(sweepId: string, progress: SweepProgress, grid: string): string {
+  const running = progress.running
+    .slice(0, 8)
+    .map((r) => `  ${r.trialId}  step ${r.step ?? '-'}`)
+    .join('\n');
+  const nextRound = describeNextRound(progress);
+  return [
+    `sweep ${sweepId}  ${progress.status}`,
+    summaryLine(progress),
+    ...(nextRound ? [nextRound] : []),
+    running,
+    '',
+    grid,
+  ].join('\n');
 }
 
 /**
@@ -41,11 +59,7 @@ export async function watchSweep(
         const grid = record
           ? renderPhaseGrid(await storedTrials(store, sweepId), sweptNames(record.spec))
           : '';
-        const running = progress.running
-          .slice(0, 8)
-          .map((r) => `  ${r.trialId}  step ${r.step ?? '-'}`)
-          .join('\n');
-        const block = [`sweep ${sweepId}  ${progress.status}`, line, running, '', grid].join('\n');
+        const block = watchBlock(sweepId, progress, grid);
         out.write(`${drawnLines > 0 ? `\x1b[${drawnLines}A\x1b[J` : ''}${block}\n`);
         drawnLines = block.split('\n').length;
       } else if (line !== lastLine) {
