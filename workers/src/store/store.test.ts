@@ -188,6 +188,31 @@ describe.each(backends)('$name results store', (backend) => {
     expect(store.kind).toBe(backend.name);
   });
 
+  it("gives a trial's parameters and metrics back bit for bit, as a bayes or adaptive sweep reads its trials back", async () => {
+    const { store } = await fresh();
+    const params = {
+      weight_decay: 10 ** -2.345678901234567,
+      data_fraction: 0.1 + 0.2,
+      lr: 1e-5,
+      tiny: 5e-324,
+      huge: 1.7976931348623157e308,
+      layers: 3,
+      optimizer: 'adamw',
+      batch_norm: true,
+    };
+    const val = 0.1 + 0.7;
+    await store.recordTrialResult(
+      result('t1', { params, outcome: outcome({ final: { trainAcc: 1, valAcc: val, trainLoss: 1 / 3 } }) }),
+    );
+    const [trial] = await store.listTrials('sweep-a');
+    expect(
+      Object.entries(trial!.params).every(([k, v]) => Object.is(v, params[k as keyof typeof params])),
+    ).toBe(true);
+    expect(trial!.params).toEqual(params);
+    expect(Object.is(trial!.outcome!.final.valAcc, val)).toBe(true);
+    expect(Object.is(trial!.outcome!.final.trainLoss, 1 / 3)).toBe(true);
+  });
+
   it('migrate twice is a no-op that keeps data', async () => {
     const { store, db } = await fresh();
     await store.saveSweep(sweep('s1'));
