@@ -22,6 +22,9 @@ import { maybeRecordHistory } from '../support/histories.js';
  * events, the control worker SIGKILLed and replaced mid-sweep) proposes
  * exactly the trials an undisturbed run with the same seed does, also when
  * rounds are pipelined (a trial proposed while earlier ones still run).
+ * Each suggestion reads the finished trials back from the results store; a
+ * control worker pointed at another store fails it, saying so, until it is
+ * pointed back.
  */
 const space = {
   weight_decay: { distribution: 'log_uniform_values', min: 0.01, max: 10 },
@@ -132,4 +135,40 @@ describe('bayes and adaptive sweeps end to end', () => {
       }
     },
   );
+
+  it('a control worker on another results store: the suggestion fails saying so, and the sweep finishes once it is back', async () => {
+    const env = cliEnv(server, 'sqlite');
+    const spec = writeSpec(dir, 'bayes-moved', {
+      ...specs.bayes,
+      name: `bayes-moved-${run}`,
+      // Trials of about two seconds, so the second batch is still running when the worker moves.
+      fixed: { ...specs.bayes.fixed, step_delay_ms: 10 },
+    });
+    const started = await runCli(['sweep', 'start', spec, '--json'], env);
+    expect(started.code, started.stderr).toBe(0);
+    const { sweepId } = JSON.parse(started.stdout) as { sweepId: string };
+    // The second batch running: the first is finished and, after the next suggestion, only in the store.
+    await waitFor('the second batch to start', async () => (await store.listTrials(sweepId)).length >= 5);
+    await stopProcess(control);
+    const elsewhere = `sqlite://${tempDir('elsewhere')}/grokmap.db`;
+    control = spawnCli(['worker', '--queue', 'control'], { ...env, GROKMAP_DATABASE_URL: elsewhere });
+    const handle = server.client.workflow.getHandle(sweepId);
+    let failure = '';
+    await waitFor('the suggestion to fail on the other store', async () => {
+      const pending = (await handle.describe()).raw.pendingActivities ?? [];
+      const suggestion = pending.find((a) => a.activityType?.name === 'suggestTrials');
+      failure = suggestion?.lastFailure?.message ?? '';
+      return failure !== '';
+    });
+    expect(failure).toMatch(
+      /^sweep .*: the results store holds 0 of the \d+ finished trials this sweep's sampler left there; \d+ are missing, the first at indices 0, 1, 2, 3.*\(GROKMAP_DATABASE_URL\)\?$/,
+    );
+    await stopProcess(control);
+    control = spawnCli(['worker', '--queue', 'control'], env);
+    const out = (await handle.result()) as SweepResult;
+    expect(out.status).toBe('completed');
+    const trials = await store.listTrials(sweepId);
+    expect(trials.map((t) => t.status)).toEqual(new Array(specs.bayes.budget.trials).fill('completed'));
+    expect(new Set(trials.map((t) => JSON.stringify(t.params))).size).toBe(trials.length);
+  });
 });
