@@ -5,8 +5,9 @@ import type { Phase } from '../types.js';
  * The state of a bayes or adaptive sampler: plain JSON, so a workflow can
  * carry it through continue-as-new. It holds what the next proposal needs
  * and nothing more: one small record per trial (its point, phase and
- * metric, never curves) and, for adaptive sweeps, a one-character-per-cell
- * summary of the last estimated map.
+ * metric, never curves) from the oldest unfinished trial on, the earlier
+ * ones being in the results store (`stored`, see stored.ts), and, for
+ * adaptive sweeps, a one-character-per-cell summary of the last estimated map.
  */
 
 /** A parameter value a sampler proposes (the spec's categorical values are scalars in practice). */
