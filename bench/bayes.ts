@@ -29,6 +29,7 @@ import { initialSamplerState, observeTrials, proposeTrials } from '../analysis/s
 import type { SamplerObservation, SamplerState } from '../analysis/src/samplers/types.js';
 import { syntheticGroundTruth } from '../plugins/synthetic/src/index.js';
 import { type ParameterSpec, type SweepSpec, streamFor, sweepSpecSchema } from '../workflows/src/index.js';
+import { timeSteps } from './time-steps.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -277,17 +278,7 @@ function proposalCost(table: MetricTable, n: number): BayesCostRow {
     observations: trials.slice(0, n),
     pending: trials.slice(n).map((o) => ({ index: o.index, point: o.point })),
   };
-  const steps = bayesProposalSteps(spec, state, COST_BATCH);
-  const start = performance.now();
-  let last = start;
-  let longest = 0;
-  for (let done = false; !done; ) {
-    done = steps.next().done === true;
-    const now = performance.now();
-    longest = Math.max(longest, now - last);
-    last = now;
-  }
-  return { observations: n, points: COST_BATCH, totalS: (last - start) / 1000, longestS: longest / 1000 };
+  return { observations: n, points: COST_BATCH, ...timeSteps(bayesProposalSteps(spec, state, COST_BATCH)) };
 }
 
 /** The expected-improvement search of one proposed point, exhaustive against bounded-first, on the same GP. */

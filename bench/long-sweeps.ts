@@ -20,6 +20,7 @@ import { groundTruthPhase } from '../plugins/synthetic/src/index.js';
 import { restoreSamplerState } from '../workers/src/activities/stored-trials.js';
 import { openStore } from '../workers/src/index.js';
 import { mergeParams, streamFor, sweepSpecSchema, trialIdFor } from '../workflows/src/index.js';
+import { timeSteps } from './time-steps.js';
 
 export interface LongSweepRow {
   trials: number;
@@ -62,17 +63,7 @@ function observations(n: number): SamplerObservation[] {
 }
 
 function timeAdaptive(spec: ReturnType<typeof longSweepSpec>, state: SamplerState) {
-  const steps = adaptiveProposalSteps(spec, state, POINTS);
-  const start = performance.now();
-  let last = start;
-  let longest = 0;
-  for (let done = false; !done; ) {
-    done = steps.next().done === true;
-    const now = performance.now();
-    longest = Math.max(longest, now - last);
-    last = now;
-  }
-  return { totalS: (last - start) / 1000, longestS: longest / 1000 };
+  return timeSteps(adaptiveProposalSteps(spec, state, POINTS));
 }
 
 async function timeReadBack(spec: ReturnType<typeof longSweepSpec>, whole: SamplerState): Promise<number> {
