@@ -32,7 +32,7 @@ export class StoredTrialsMismatch extends Error {
 }
 
 /** Every trial below the oldest one still pending has been observed: that prefix can leave the state. */
-export function finishedPrefixEnd(state: Pick<SamplerState, 'nextIndex' | 'pending'>): number {
+function finishedPrefixEnd(state: Pick<SamplerState, 'nextIndex' | 'pending'>): number {
   return state.pending.reduce((low, p) => Math.min(low, p.index), state.nextIndex);
 }
 
@@ -72,10 +72,10 @@ export function restoreFromStore(state: SamplerState, trials: readonly StoredTri
       `the results store holds ${found.size} of the ${stored.below} finished trials this sweep's sampler left there; ${stored.below - found.size} are missing, the first at indices ${missing.join(', ')}`,
     );
   }
-  const unique = [...new Map(prefix.map((t) => [t.index, t])).values()];
+  // observeTrials keeps one observation per index, sorted.
   const restored = observeTrials(
-    { ...rest, observations: [], pending: unique.map(({ index, point }) => ({ index, point })) },
-    unique,
+    { ...rest, observations: [], pending: prefix.map(({ index, point }) => ({ index, point })) },
+    prefix,
   ).observations;
   if (observationsDigest(restored) !== stored.digest) {
     throw new StoredTrialsMismatch(
