@@ -2,7 +2,6 @@ import {
   initialSamplerState,
   observeTrials,
   proposalDue,
-  proposalRounds,
   roundBlockers,
 } from '@grokmap/analysis/sampler-state';
 import type { SamplerResult } from '@grokmap/analysis/sampler-types';
@@ -27,6 +26,7 @@ import {
 } from './control-proxies.js';
 import { finishSweep } from './finish-sweep.js';
 import { runPartitionedSweep, shouldPartition } from './partitioned-sweep.js';
+import { proposalRounds } from './proposal-rounds.js';
 import { initialStaticState, staticSampler } from './samplers/static-sampler.js';
 import type { SweepSpec } from './spec.js';
 import {

@@ -75,4 +75,4 @@ export function observeTrials(state: SamplerState, results: readonly SamplerResu
 }
 
 // What the workflow asks before each suggestion (rounds.ts); the proposal itself applies the rest.
-export { proposalDue, proposalRounds, roundBlockers } from './rounds.js';
+export { proposalDue, roundBlockers } from './rounds.js';
