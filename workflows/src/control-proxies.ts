@@ -28,6 +28,12 @@ const REPORT_TIMEOUT = '15m';
 /** Time grows with the batch: a sweep with `parallel: 512` can ask for 512 points at once. */
 const SUGGEST_TIMEOUT = '15m';
 const RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 50 };
+/**
+ * Recording that a sweep failed for good: a few attempts only, since the
+ * store may be what failed, and the workflow should not wait half an hour
+ * more to say so.
+ */
+const LAST_WORDS_ATTEMPTS = 5;
 
 export function quickControlActivities<T = ControlActivities>() {
   return controlProxies<T>(QUICK_TIMEOUT);
@@ -41,11 +47,19 @@ export function suggestionControlActivities() {
   return controlProxies<Pick<ControlActivities, 'suggestTrials'>>(SUGGEST_TIMEOUT);
 }
 
-function controlProxies<T>(startToCloseTimeout: string) {
+/** For recording a sweep's failure on the way out (LAST_WORDS_ATTEMPTS). */
+export function lastWordsControlActivities() {
+  return controlProxies<Pick<ControlActivities, 'finishSweep' | 'recordTrialFailure'>>(QUICK_TIMEOUT, {
+    ...RETRY,
+    maximumAttempts: LAST_WORDS_ATTEMPTS,
+  });
+}
+
+function controlProxies<T>(startToCloseTimeout: string, retry = RETRY) {
   return proxyActivities<T>({
     taskQueue: CONTROL_TASK_QUEUE,
     startToCloseTimeout,
     heartbeatTimeout: HEARTBEAT_TIMEOUT,
-    retry: RETRY,
+    retry,
   });
 }

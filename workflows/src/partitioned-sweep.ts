@@ -8,9 +8,10 @@ import {
 } from '@temporalio/workflow';
 import { CONTROL_TASK_QUEUE } from './activity-types.js';
 import { quickControlActivities, reportControlActivities } from './control-proxies.js';
-import { finishSweep } from './finish-sweep.js';
+import { finishSweep, recordSweepFailure } from './finish-sweep.js';
 import { initialStaticState } from './samplers/static-sampler.js';
 import type { SweepSpec } from './spec.js';
+import { sweepFailureVerdict } from './sweep-failure.js';
 import { partitionProgressSignal, progressQuery } from './sweep-messages.js';
 import {
   DEFAULT_MAX_HISTORY_EVENTS,
@@ -113,6 +114,11 @@ export async function runPartitionedSweep(input: SweepInput): Promise<SweepResul
       current = undefined;
     }
   } catch (err) {
+    const verdict = sweepFailureVerdict(err);
+    if (verdict !== undefined) {
+      phase = 'failing';
+      await recordSweepFailure(sweepId, verdict, [], true);
+    }
     if (!isCancellation(err)) throw err;
     phase = 'cancelling';
     await CancellationScope.nonCancellable(() =>

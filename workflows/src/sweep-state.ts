@@ -86,7 +86,7 @@ export interface SweepProgress {
   sweepId: string;
   name: string;
   method: string;
-  status: 'running' | 'draining' | 'stopping' | 'finishing' | 'cancelling';
+  status: 'running' | 'draining' | 'stopping' | 'finishing' | 'cancelling' | 'failing';
   planned: number;
   started: number;
   finished: number;

@@ -7,8 +7,6 @@ import {
 import type { SamplerResult } from '@grokmap/analysis/sampler-types';
 import {
   ActivityCancellationType,
-  ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
   condition,
   continueAsNew,
@@ -24,11 +22,12 @@ import {
   reportControlActivities,
   suggestionControlActivities,
 } from './control-proxies.js';
-import { finishSweep } from './finish-sweep.js';
+import { finishSweep, recordSweepFailure } from './finish-sweep.js';
 import { runPartitionedSweep, shouldPartition } from './partitioned-sweep.js';
 import { proposalRounds } from './proposal-rounds.js';
 import { initialStaticState, staticSampler } from './samplers/static-sampler.js';
 import type { SweepSpec } from './spec.js';
+import { failureReason, sweepFailureVerdict } from './sweep-failure.js';
 import {
   partitionProgressSignal,
   progressQuery,
@@ -144,6 +143,9 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   // A model sampler may propose nothing while it waits for a batch; ask again only after a trial finishes.
   let proposeAfterFinished = -1;
   let resultsDuringSuggestion: SamplerResult[] | undefined;
+  // A failure out of a trial's completion handler, rethrown by the main loop: left in the handler it
+  // would be an unhandled rejection, which fails only the workflow task, retried without end.
+  let fatal: { error: unknown } | undefined;
 
   setHandler(progressQuery, () => ({
     sweepId,
@@ -255,7 +257,11 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
               }),
             ),
           ),
-        );
+        ).catch((error: unknown) => {
+          fatal ??= { error };
+          return undefined;
+        });
+        if (!records) return;
         for (const outcome of failedActivityOutcomes(trials, records, status)) onFinished(outcome);
       },
     );
@@ -263,6 +269,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
 
   try {
     for (;;) {
+      if (fatal) throw fatal.error;
       const drain = shouldDrainForContinueAsNew(
         workflowInfo().historyLength,
         workflowInfo().continueAsNewSuggested,
@@ -304,9 +311,14 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         break;
       }
       const before = state.finished;
-      await condition(() => state.finished > before);
+      await condition(() => state.finished > before || fatal !== undefined);
     }
   } catch (err) {
+    const verdict = sweepFailureVerdict(err);
+    if (verdict !== undefined) {
+      phase = 'failing';
+      await recordSweepFailure(sweepId, verdict, [...running.values()], !partition);
+    }
     if (!isCancellation(err)) throw err;
     phase = 'cancelling';
     // The trials' own activities record `cancelled` when they stop; recording again is a no-op,
@@ -349,15 +361,4 @@ async function reportToParent(parentWorkflowId: string, state: SweepState): Prom
   await getExternalWorkflowHandle(parentWorkflowId)
     .signal(partitionProgressSignal, { finished, started, byStatus, byPhase, failures })
     .catch(() => undefined);
-}
-
-function failureReason(err: unknown): string {
-  if (err instanceof ActivityFailure) {
-    const cause = err.cause;
-    if (cause instanceof ApplicationFailure) return `${cause.type ?? 'error'}: ${cause.message}`;
-    if (cause && 'timeoutType' in cause)
-      return `timeout (${String((cause as { timeoutType: unknown }).timeoutType)})`;
-    return cause?.message ?? err.message;
-  }
-  return err instanceof Error ? err.message : String(err);
 }
