@@ -1,5 +1,7 @@
+import type { ResultsStore, SweepRecord } from '@grokmap/workers';
 import { formatProblems, sweepIdFor } from '@grokmap/workflows';
 import type { Command } from 'commander';
+import type { Logger } from 'pino';
 import { CliError, checkSpecFile, connectClient, createLogger, positiveInteger } from '../context.js';
 import { describeNextRound } from '../next-round.js';
 
@@ -12,6 +14,34 @@ async function runtime() {
     import('../watch.js'),
   ]);
   return { ...local, ...grid, ...client, ...watch };
+}
+
+/**
+ * The stored sweeps, with the end of any the store says is running but the
+ * server has closed recorded first (reconcile.ts). Only when some say
+ * running does it reach the server; when it cannot, the list shows the store
+ * as it is and says why.
+ */
+async function withEndsFromServer(
+  store: ResultsStore,
+  sweeps: SweepRecord[],
+  logger: Logger,
+): Promise<SweepRecord[]> {
+  if (!sweeps.some((s) => s.status === 'running')) return sweeps;
+  const { reconcileRunningSweeps } = await import('../reconcile.js');
+  try {
+    const connected = await connectClient(logger);
+    try {
+      return await reconcileRunningSweeps(store, connected.client, sweeps);
+    } finally {
+      await connected.close();
+    }
+  } catch (err) {
+    process.stderr.write(
+      `warning: could not ask the Temporal server how the running sweeps stand (${err instanceof Error ? err.message : String(err)}); showing the store as it is\n`,
+    );
+    return sweeps;
+  }
 }
 
 function printJson(value: unknown): void {
@@ -142,11 +172,14 @@ export function registerSweepCommands(program: Command): void {
       const { formatSweepList, parseSweepStatus, sweepListing } = await import('../sweep-list.js');
       const { unreadableSweepWarning } = await import('../unreadable.js');
       const status = opts.status === undefined ? undefined : parseSweepStatus(opts.status);
-      const store = await openResultsStore(createLogger(!!opts.json));
+      const logger = createLogger(!!opts.json);
+      const store = await openResultsStore(logger);
       try {
-        const [scan, counts] = await Promise.all([store.scanSweeps(), store.trialCounts()]);
+        const stored = await store.scanSweeps();
         // A corrupt sweep row is named, and every other sweep is still listed.
-        for (const u of scan.unreadable) process.stderr.write(`warning: ${unreadableSweepWarning(u)}\n`);
+        for (const u of stored.unreadable) process.stderr.write(`warning: ${unreadableSweepWarning(u)}\n`);
+        const scan = { ...stored, sweeps: await withEndsFromServer(store, stored.sweeps, logger) };
+        const counts = await store.trialCounts();
         const listing = sweepListing(scan, counts, {
           ...(opts.limit ? { limit: opts.limit } : {}),
           ...(status ? { status } : {}),
@@ -167,9 +200,11 @@ export function registerSweepCommands(program: Command): void {
       const logger = createLogger(!!opts.json);
       const store = await openResultsStore(logger);
       try {
-        const record = await store.getSweep(sweepId);
+        const stored = await store.getSweep(sweepId);
         const connected = await connectClient(logger);
         const progress = await queryProgress(connected.client.workflow.getHandle(sweepId));
+        const { reconcileRunningSweeps } = await import('../reconcile.js');
+        const [record] = stored ? await reconcileRunningSweeps(store, connected.client, [stored]) : [];
         await connected.close();
         if (!record && !progress) throw new CliError(`no sweep with id ${sweepId}`);
         const trials = await storedTrials(store, sweepId);

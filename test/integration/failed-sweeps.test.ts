@@ -1,0 +1,215 @@
+import {
+  createControlActivities,
+  installTemporalRuntime,
+  type ResultsStore,
+  type SweepRecord,
+  WORKFLOWS_PATH,
+} from '@grokmap/workers';
+import { CONTROL_TASK_QUEUE } from '@grokmap/workflows';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  cliEnv,
+  logger,
+  openTestStore,
+  runCli,
+  spawnCli,
+  startTestServer,
+  stopProcess,
+  type TestServer,
+  tempDir,
+  waitFor,
+  writeSpec,
+} from '../support/harness.js';
+
+/**
+ * A sweep that is over says so in the store, however it ended. When an
+ * activity fails for good (here a control activity made to fail, as a
+ * broken sampler or a store that refuses writes would), the workflow records
+ * the sweep as failed with the reason, and its running trials as cancelled,
+ * before it fails; a partition's failure fails its parent the same way. When
+ * the server ends the workflow without running its code (terminate), `sweep
+ * status` and `sweep list` find it closed and record how it ended.
+ *
+ * The control worker runs in this process, with the real control activities
+ * and a switch to make two of them fail; trials run on a real trainer worker.
+ */
+const injected = (what: string) => ApplicationFailure.nonRetryable(`injected: ${what}`, 'InjectedFault');
+
+describe('sweeps that end badly say so in the store', () => {
+  let server: TestServer;
+  let store: ResultsStore;
+  let control: { worker: Worker; done: Promise<void> };
+  let trainer: ReturnType<typeof spawnCli>;
+  const dir = tempDir('failed-specs');
+  const run = Date.now().toString(36);
+  /** Suggestions that succeed before the rest fail; failures of recordTrialFailure. */
+  const faults = { suggestionsAllowed: Number.POSITIVE_INFINITY, recordsFail: false };
+  let suggestions = 0;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    store = await openTestStore('sqlite', server.home);
+    installTemporalRuntime(logger);
+    const real = createControlActivities({ store, logger });
+    const worker = await Worker.create({
+      connection: await NativeConnection.connect({ address: server.address }),
+      namespace: 'default',
+      taskQueue: CONTROL_TASK_QUEUE,
+      workflowsPath: WORKFLOWS_PATH,
+      activities: {
+        ...real,
+        suggestTrials: async (input: Parameters<typeof real.suggestTrials>[0]) => {
+          if (++suggestions > faults.suggestionsAllowed) throw injected('the sampler cannot go on');
+          return real.suggestTrials(input);
+        },
+        recordTrialFailure: async (input: Parameters<typeof real.recordTrialFailure>[0]) => {
+          if (faults.recordsFail) throw injected('the store refuses the write');
+          return real.recordTrialFailure(input);
+        },
+      },
+    });
+    control = { worker, done: worker.run() };
+    trainer = spawnCli(['worker', '--queue', 'cpu', '--concurrency', '4'], cliEnv(server, 'sqlite'));
+  });
+
+  afterAll(async () => {
+    if (trainer) await stopProcess(trainer);
+    if (control) {
+      control.worker.shutdown();
+      await control.done;
+    }
+    await store?.close();
+    await server?.stop();
+  });
+
+  /** Start a sweep through the CLI; its id. */
+  async function start(name: string, spec: Record<string, unknown>, args: string[] = []): Promise<string> {
+    const file = writeSpec(dir, name, { name: `${name}-${run}`, ...spec });
+    const started = await runCli(['sweep', 'start', file, '--json', ...args], cliEnv(server, 'sqlite'));
+    expect(started.code, started.stderr).toBe(0);
+    return (JSON.parse(started.stdout) as { sweepId: string }).sweepId;
+  }
+
+  async function failure(sweepId: string): Promise<WorkflowFailedError> {
+    const err = await server.client.workflow
+      .getHandle(sweepId)
+      .result()
+      .then(() => undefined)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    return err as WorkflowFailedError;
+  }
+
+  async function runningTrials(sweepId: string): Promise<number> {
+    return (await store.listTrials(sweepId)).filter((t) => t.status === 'running').length;
+  }
+
+  it('a suggestion that fails for good: the sweep is recorded failed with the reason, its running trials cancelled', async () => {
+    suggestions = 0;
+    faults.suggestionsAllowed = 3;
+    const sweepId = await start('bayes-fails', {
+      trainer: 'synthetic',
+      method: 'bayes',
+      seed: 3,
+      metric: { name: 'steps_to_generalize', goal: 'minimize' },
+      // Rounds of one trial, proposed while others run, so trials are running when it fails.
+      bayes: { batch: 1 },
+      budget: { trials: 14, parallel: 4, lag: 6 },
+      parameters: {
+        weight_decay: { distribution: 'log_uniform_values', min: 0.01, max: 10 },
+        data_fraction: { distribution: 'uniform', min: 0.1, max: 0.9 },
+      },
+      fixed: { max_steps: 4000, eval_every: 100, model_size: 64, seed: 0, step_delay_ms: 1 },
+    });
+    await failure(sweepId);
+    faults.suggestionsAllowed = Number.POSITIVE_INFINITY;
+
+    const record = (await store.getSweep(sweepId))!;
+    expect(record.status).toBe('failed');
+    expect(record.verdict).toBe(
+      'suggestTrials failed for good: InjectedFault: injected: the sampler cannot go on',
+    );
+    const trials = await store.listTrials(sweepId);
+    const cancelled = trials.filter((t) => t.status === 'cancelled');
+    expect(cancelled.length).toBeGreaterThan(0);
+    for (const t of cancelled) expect(t.error).toBe(`sweep failed: ${record.verdict}`);
+    expect(await runningTrials(sweepId)).toBe(0);
+
+    const status = await runCli(['sweep', 'status', sweepId], cliEnv(server, 'sqlite'));
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain(`sweep ${sweepId}  failed — suggestTrials failed for good`);
+  });
+
+  it('a partition that fails for good fails its parent, which records why', async () => {
+    faults.recordsFail = true;
+    const sweepId = await start(
+      'partition-fails',
+      {
+        trainer: 'synthetic',
+        method: 'grid',
+        budget: { trials: 8, parallel: 4 },
+        limits: { max_attempts: 1 },
+        parameters: {
+          weight_decay: { values: [0.1, 1] },
+          data_fraction: { values: [0.3, 0.7] },
+          fail: { values: ['segfault', 'none'] },
+        },
+        fixed: { max_steps: 2000, eval_every: 100, model_size: 64, fail_at_step: 500 },
+      },
+      ['--partition-size', '4'],
+    );
+    await failure(sweepId);
+    faults.recordsFail = false;
+
+    const record = (await store.getSweep(sweepId))!;
+    expect(record.status).toBe('failed');
+    expect(record.verdict).toBe(
+      `partition ${sweepId}.p0000 failed: recordTrialFailure failed for good: InjectedFault: injected: the store refuses the write`,
+    );
+    // The second partition never started.
+    expect((await store.listTrials(sweepId)).every((t) => t.index < 4)).toBe(true);
+  });
+
+  it('a workflow terminated on the server: sweep list and sweep status find it over and record how it ended', async () => {
+    const sweepId = await start('terminated', {
+      trainer: 'synthetic',
+      method: 'grid',
+      budget: { trials: 8, parallel: 4 },
+      parameters: {
+        weight_decay: { values: [0.1, 1] },
+        data_fraction: { values: [0.3, 0.7] },
+        seed: { values: [0, 1] },
+      },
+      fixed: { max_steps: 20000, eval_every: 100, model_size: 64, step_delay_ms: 200 },
+    });
+    await waitFor('a trial to start', async () => (await runningTrials(sweepId)) > 0);
+    const env = cliEnv(server, 'sqlite');
+    const listed = async () => {
+      const list = await runCli(['sweep', 'list', '--status', 'running', '--json'], env);
+      expect(list.code, list.stderr).toBe(0);
+      return (JSON.parse(list.stdout) as SweepRecord[]).map((s) => s.sweepId);
+    };
+    // Still running on the server: listed as running, and left so.
+    expect(await listed()).toContain(sweepId);
+    expect((await store.getSweep(sweepId))?.status).toBe('running');
+
+    await server.client.workflow.getHandle(sweepId).terminate('operator: the node was drained');
+    expect(await listed()).not.toContain(sweepId);
+    const verdict =
+      'workflow terminated on the Temporal server before the sweep recorded its end: operator: the node was drained';
+    const record = (await store.getSweep(sweepId))!;
+    expect([record.status, record.verdict]).toEqual(['failed', verdict]);
+    const trials = await store.listTrials(sweepId);
+    expect(trials.filter((t) => t.status === 'running')).toEqual([]);
+    expect(trials.filter((t) => t.status === 'cancelled').map((t) => t.error)).toContain(
+      `the sweep ended: ${verdict}`,
+    );
+
+    const status = await runCli(['sweep', 'status', sweepId], env);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain(`sweep ${sweepId}  failed — ${verdict}`);
+  });
+});
