@@ -1,11 +1,18 @@
 import {
   createControlActivities,
+  createRegressionActivities,
   installTemporalRuntime,
   type ResultsStore,
   type SweepRecord,
   WORKFLOWS_PATH,
 } from '@grokmap/workers';
-import { CONTROL_TASK_QUEUE } from '@grokmap/workflows';
+import {
+  CONTROL_TASK_QUEUE,
+  type RegressionInput,
+  type RegressionResult,
+  regressionSweepId,
+  sweepSpecSchema,
+} from '@grokmap/workflows';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -31,11 +38,28 @@ import {
  * the sweep as failed with the reason, and its running trials as cancelled,
  * before it fails; a partition's failure fails its parent the same way. When
  * the server ends the workflow without running its code (terminate), `sweep
- * status` and `sweep list` find it closed and record how it ended.
+ * status` and `sweep list` find it closed and record how it ended. A
+ * regression check whose sweep failed stores a verdict all the same.
  *
  * The control worker runs in this process, with the real control activities
  * and a switch to make two of them fail; trials run on a real trainer worker.
  */
+
+/** Rounds of one bayes trial, proposed while others run, so trials are running when a suggestion fails. */
+const pipelinedBayes = {
+  trainer: 'synthetic',
+  method: 'bayes',
+  seed: 3,
+  metric: { name: 'steps_to_generalize', goal: 'minimize' },
+  bayes: { batch: 1 },
+  budget: { trials: 14, parallel: 4, lag: 6 },
+  parameters: {
+    weight_decay: { distribution: 'log_uniform_values', min: 0.01, max: 10 },
+    data_fraction: { distribution: 'uniform', min: 0.1, max: 0.9 },
+  },
+  fixed: { max_steps: 4000, eval_every: 100, model_size: 64, seed: 0, step_delay_ms: 1 },
+};
+
 const injected = (what: string) => ApplicationFailure.nonRetryable(`injected: ${what}`, 'InjectedFault');
 
 describe('sweeps that end badly say so in the store', () => {
@@ -60,6 +84,7 @@ describe('sweeps that end badly say so in the store', () => {
       taskQueue: CONTROL_TASK_QUEUE,
       workflowsPath: WORKFLOWS_PATH,
       activities: {
+        ...createRegressionActivities({ store, logger }),
         ...real,
         suggestTrials: async (input: Parameters<typeof real.suggestTrials>[0]) => {
           if (++suggestions > faults.suggestionsAllowed) throw injected('the sampler cannot go on');
@@ -110,20 +135,7 @@ describe('sweeps that end badly say so in the store', () => {
   it('a suggestion that fails for good: the sweep is recorded failed with the reason, its running trials cancelled', async () => {
     suggestions = 0;
     faults.suggestionsAllowed = 3;
-    const sweepId = await start('bayes-fails', {
-      trainer: 'synthetic',
-      method: 'bayes',
-      seed: 3,
-      metric: { name: 'steps_to_generalize', goal: 'minimize' },
-      // Rounds of one trial, proposed while others run, so trials are running when it fails.
-      bayes: { batch: 1 },
-      budget: { trials: 14, parallel: 4, lag: 6 },
-      parameters: {
-        weight_decay: { distribution: 'log_uniform_values', min: 0.01, max: 10 },
-        data_fraction: { distribution: 'uniform', min: 0.1, max: 0.9 },
-      },
-      fixed: { max_steps: 4000, eval_every: 100, model_size: 64, seed: 0, step_delay_ms: 1 },
-    });
+    const sweepId = await start('bayes-fails', pipelinedBayes);
     await failure(sweepId);
     faults.suggestionsAllowed = Number.POSITIVE_INFINITY;
 
@@ -171,6 +183,25 @@ describe('sweeps that end badly say so in the store', () => {
     );
     // The second partition never started.
     expect((await store.listTrials(sweepId)).every((t) => t.index < 4)).toBe(true);
+  });
+
+  it('a scheduled regression check whose sweep fails for good still stores a verdict: inconclusive, saying why', async () => {
+    suggestions = 0;
+    faults.suggestionsAllowed = 2;
+    const workflowId = `regression-fails-${run}`;
+    const spec = sweepSpecSchema.parse({ name: `regression-fails-${run}`, ...pipelinedBayes });
+    const verdict = (await server.client.workflow.execute('regressionWorkflow', {
+      taskQueue: CONTROL_TASK_QUEUE,
+      workflowId,
+      args: [{ spec, baseline: 'none', options: { writeReport: false } } satisfies RegressionInput],
+    })) as RegressionResult;
+    faults.suggestionsAllowed = Number.POSITIVE_INFINITY;
+
+    const sweepId = regressionSweepId(workflowId);
+    const reason =
+      'the sweep ended failed (suggestTrials failed for good: InjectedFault: injected: the sampler cannot go on)';
+    expect([verdict.sweepId, verdict.verdict, verdict.reasons[0]]).toEqual([sweepId, 'inconclusive', reason]);
+    expect((await store.getRegression(sweepId))?.verdict).toBe('inconclusive');
   });
 
   it('a workflow terminated on the server: sweep list and sweep status find it over and record how it ended', async () => {

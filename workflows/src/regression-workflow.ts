@@ -10,6 +10,7 @@ import {
   thresholdsFromSpec,
 } from './regression-types.js';
 import type { SweepSpec } from './spec.js';
+import { sweepFailureVerdict } from './sweep-failure.js';
 import { type SweepInput, sweepWorkflow } from './sweep-workflow.js';
 
 // ---- Interface: input and result ----
@@ -34,7 +35,8 @@ export type RegressionResult = RegressionVerdict;
  * activity, stores the verdict, and — only when the run regressed — sends
  * one notification (retried until the webhook accepts it). The first run
  * without a baseline passes with the verdict `baseline` and becomes the
- * baseline of later `last-pass` runs. Returns the verdict.
+ * baseline of later `last-pass` runs. A sweep that failed for good gets
+ * a verdict too: inconclusive, saying how it ended. Returns the verdict.
  */
 export async function regressionWorkflow(input: RegressionInput): Promise<RegressionResult> {
   const control =
@@ -56,6 +58,10 @@ export async function regressionWorkflow(input: RegressionInput): Promise<Regres
     workflowId: sweepId,
     taskQueue: CONTROL_TASK_QUEUE,
     args: [{ sweepId, spec: input.spec, options: input.options ?? {} }],
+  }).catch((err: unknown) => {
+    // A sweep that failed for good has recorded why (finish-sweep.ts): the check still gives its
+    // verdict (inconclusive, with that reason) rather than failing with no verdict stored.
+    if (sweepFailureVerdict(err) === undefined) throw err;
   });
 
   const verdict = await control.compareToBaseline({
