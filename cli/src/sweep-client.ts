@@ -1,5 +1,5 @@
 import type { AnalysedTrial } from '@grokmap/analysis';
-import { type ResultsStore, toAnalysedTrial } from '@grokmap/workers';
+import { type ResultsStore, toAnalysedTrial, trialStepsFromHeartbeat } from '@grokmap/workers';
 import {
   CONTROL_TASK_QUEUE,
   parameterNames,
@@ -9,7 +9,13 @@ import {
   type SweepResult,
   type SweepSpec,
 } from '@grokmap/workflows';
-import { type Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  type Client,
+  defaultPayloadConverter,
+  type Payload,
+  WorkflowExecutionAlreadyStartedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { CliError } from './context.js';
 import { unreadableTrialWarning } from './unreadable.js';
 
@@ -47,12 +53,51 @@ export async function startSweep(
   }
 }
 
+/**
+ * The sweep's progress query, with each running trial's step and attempt
+ * taken from the heartbeat details the server holds for its activity
+ * (trainer workers send no progress signals: those wrote history events,
+ * thousands an hour per GPU on long trials, enough to push a sweep of long
+ * trials past Temporal's history limit).
+ */
 export async function queryProgress(handle: WorkflowHandle): Promise<SweepProgress | undefined> {
   try {
-    return await handle.query(progressQuery);
+    const [progress, description] = await Promise.all([
+      handle.query(progressQuery),
+      handle.describe().catch(() => undefined),
+    ]);
+    return withHeartbeatSteps(progress, description?.raw.pendingActivities ?? []);
   } catch {
     return undefined;
   }
+}
+
+/** What the server reports of a pending activity that matters here. */
+export interface PendingActivity {
+  attempt?: number | null;
+  heartbeatDetails?: { payloads?: Payload[] | null } | null;
+}
+
+/** The progress with each running trial's step and attempt from its activity's latest heartbeat, where there is one. */
+export function withHeartbeatSteps(
+  progress: SweepProgress,
+  pending: readonly PendingActivity[],
+): SweepProgress {
+  const steps = new Map<string, { step: number; attempt: number }>();
+  for (const activity of pending) {
+    const payload = activity.heartbeatDetails?.payloads?.[0];
+    if (!payload) continue;
+    let details: unknown;
+    try {
+      details = defaultPayloadConverter.fromPayload(payload);
+    } catch {
+      continue; // not ours to read
+    }
+    for (const { trialId, step } of trialStepsFromHeartbeat(details))
+      steps.set(trialId, { step, attempt: activity.attempt ?? 1 });
+  }
+  if (steps.size === 0) return progress;
+  return { ...progress, running: progress.running.map((r) => ({ ...r, ...steps.get(r.trialId) })) };
 }
 
 export async function waitForSweep(handle: WorkflowHandle): Promise<SweepResult> {

@@ -4,29 +4,13 @@
  *   pnpm tsx test/scripts/record-histories.ts [name…]   (only the sweeps named, e.g. sweep-packed)
  * Each history comes from a real run on a real dev server with real workers.
  */
-import path from 'node:path';
-import { installTemporalRuntime, startControlWorker, startTrainerWorker } from '@grokmap/workers';
 import { CONTROL_TASK_QUEUE, type SweepInput, sweepSpecSchema } from '@grokmap/workflows';
-import { NativeConnection } from '@temporalio/worker';
-import { logger, openTestStore, startTestServer, syntheticSpec } from '../support/harness.js';
+import { startServerWithWorkers, syntheticSpec } from '../support/harness.js';
 
 process.env.GROKMAP_RECORD_HISTORIES = '1';
 const { maybeRecordHistory } = await import('../support/histories.js');
 
-const server = await startTestServer();
-const store = await openTestStore('sqlite', server.home);
-installTemporalRuntime(logger);
-const connection = await NativeConnection.connect({ address: server.address });
-const control = await startControlWorker({ connection, namespace: 'default', store, logger });
-const trainer = await startTrainerWorker({
-  connection,
-  namespace: 'default',
-  queue: 'cpu',
-  concurrency: 2,
-  store,
-  checkpointDir: path.join(server.home, 'checkpoints'),
-  logger,
-});
+const { server, stop } = await startServerWithWorkers(2);
 
 async function run(
   name: string,
@@ -112,8 +96,5 @@ for (const name of ['regression-baseline', 'regression-compared'].filter(
   await maybeRecordHistory(server.client, workflowId, name);
 }
 
-await Promise.all([control.shutdown(), trainer.shutdown()]);
-await connection.close();
-await store.close();
-await server.stop();
+await stop();
 process.stdout.write('recorded histories in test/histories/\n');

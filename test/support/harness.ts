@@ -4,8 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDevServer } from '@grokmap/infra';
-import { openStore, type ResultsStore } from '@grokmap/workers';
+import {
+  installTemporalRuntime,
+  openStore,
+  type ResultsStore,
+  startControlWorker,
+  startTrainerWorker,
+} from '@grokmap/workers';
 import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
 import pino from 'pino';
 import { stringify } from 'yaml';
 
@@ -36,6 +43,39 @@ export async function startTestServer(home = tempDir('server')): Promise<TestSer
     client: new Client({ connection, namespace: 'default' }),
     async stop() {
       await connection.close();
+      await server.stop();
+    },
+  };
+}
+
+/**
+ * A real dev server with a control and a trainer worker (queue `cpu`) in this process, on a SQLite
+ * store: for scripts that record or measure workflow histories.
+ */
+export async function startServerWithWorkers(
+  concurrency: number,
+): Promise<{ server: TestServer; store: ResultsStore; stop(): Promise<void> }> {
+  const server = await startTestServer();
+  const store = await openTestStore('sqlite', server.home);
+  installTemporalRuntime(logger);
+  const connection = await NativeConnection.connect({ address: server.address });
+  const control = await startControlWorker({ connection, namespace: 'default', store, logger });
+  const trainer = await startTrainerWorker({
+    connection,
+    namespace: 'default',
+    queue: 'cpu',
+    concurrency,
+    store,
+    checkpointDir: path.join(server.home, 'checkpoints'),
+    logger,
+  });
+  return {
+    server,
+    store,
+    async stop() {
+      await Promise.all([control.shutdown(), trainer.shutdown()]);
+      await connection.close();
+      await store.close();
       await server.stop();
     },
   };

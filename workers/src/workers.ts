@@ -28,7 +28,15 @@ export interface TrainerWorkerOptions {
   memoryLimitMb?: number;
   /** Kill a trial that reports no progress for this long; default 5 minutes. */
   stallTimeoutMs?: number;
+  /**
+   * How often a running trial's step (its heartbeat details) reaches the server, where `sweep
+   * status` and `sweep watch` read it; default 5 s. Heartbeats write no history, so this costs one
+   * small RPC per trial per interval and nothing in the sweep's workflow.
+   */
+  progressIntervalMs?: number;
 }
+
+export const DEFAULT_PROGRESS_INTERVAL_MS = 5_000;
 
 export interface RunningWorker {
   worker: Worker;
@@ -89,6 +97,9 @@ export async function startTrainerWorker(opts: TrainerWorkerOptions): Promise<Ru
     // elsewhere, resuming); a trainer that ignores its abort signal is cut off after the force time.
     shutdownGraceTime: '1s',
     shutdownForceTime: '60s',
+    // The SDK sends at most one heartbeat per interval (by default up to 0.8 × the heartbeat timeout).
+    maxHeartbeatThrottleInterval: opts.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
+    defaultHeartbeatThrottleInterval: opts.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
   });
   opts.logger.info({ queue: trainerTaskQueue(opts.queue), concurrency, gpus }, 'trainer worker started');
   return runWorker(worker, () => runner.close());

@@ -32,9 +32,6 @@ export interface RunTrialInput {
   threshold: number;
   delaySteps: number;
   metricName?: string;
-  /** Workflow to signal with throttled progress (latest step), so `progress` queries show it. */
-  progressWorkflowId?: string;
-  progressIntervalMs?: number;
 }
 
 /** The trials of a pack: the worker trains them in one process (together, where the trainer packs). */

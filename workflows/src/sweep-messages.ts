@@ -16,7 +16,10 @@ export interface TrialProgress {
   step: number;
   attempt: number;
 }
-/** Sent (throttled) by running trials so `progress` can show each one's latest step. */
+/**
+ * Sent (throttled) by running trials of workers before heartbeat progress, so `progress` showed each
+ * one's latest step; kept so those workers' signals are still understood during an upgrade.
+ */
 export const trialProgressSignal = defineSignal<[TrialProgress]>('trialProgress');
 /** The same for the trials of a pack, in one signal per interval rather than one per trial. */
 export const trialsProgressSignal = defineSignal<[{ trials: TrialProgress[] }]>('trialsProgress');

@@ -59,8 +59,6 @@ export interface SweepInput {
     maxHistoryEvents?: number;
     /** Write the report when the sweep finishes (default true). */
     writeReport?: boolean;
-    /** Minimum interval between progress signals from one trial. */
-    progressIntervalMs?: number;
     /** Grid/random sweeps above this many trials run as child sweeps of this size (default 20,000). */
     partitionSize?: number;
   };
@@ -177,6 +175,8 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       r.attempt = attempt;
     }
   };
+  // Trainer workers report steps in their heartbeats now (the CLI reads them from the server);
+  // workers of earlier versions still send these signals during an upgrade.
   setHandler(trialProgressSignal, onTrialProgress);
   setHandler(trialsProgressSignal, ({ trials }) => {
     for (const t of trials) onTrialProgress(t);
@@ -227,8 +227,6 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       threshold: spec.phase.threshold,
       delaySteps: spec.phase.delay_steps,
       ...(spec.metric ? { metricName: spec.metric.name } : {}),
-      progressWorkflowId: workflowInfo().workflowId,
-      progressIntervalMs: input.options?.progressIntervalMs ?? 5_000,
     };
     const done =
       packSize > 1

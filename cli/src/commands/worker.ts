@@ -20,6 +20,15 @@ function parseGpus(value: string): number[] {
   return gpus;
 }
 
+function positiveSeconds(flag: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value.trim());
+    if (value.trim() === '' || !Number.isFinite(n) || n < 0.05)
+      throw new CliError(`${flag}: expected a number of seconds of at least 0.05, got '${value}'`, 2);
+    return n;
+  };
+}
+
 function parseIsolation(value: string): 'process' | 'inline' {
   if (value !== 'process' && value !== 'inline')
     throw new CliError(`--isolation: expected process or inline, got '${value}'`, 2);
@@ -50,6 +59,11 @@ export function registerWorkerCommand(program: Command): void {
       'process (default): each trial in its own child process; inline: in the worker process (trusted, instant trainers only, e.g. benchmarks)',
       parseIsolation,
     )
+    .option(
+      '--progress-every <seconds>',
+      "how often each running trial's step reaches the server for sweep status and watch (default 5)",
+      positiveSeconds('--progress-every'),
+    )
     .option('--json', 'JSON logs')
     .action(
       async (opts: {
@@ -59,6 +73,7 @@ export function registerWorkerCommand(program: Command): void {
         config?: string;
         memoryLimitMb?: number;
         isolation?: 'process' | 'inline';
+        progressEvery?: number;
         json?: boolean;
       }) => {
         const logger = createLogger(!!opts.json);
@@ -86,6 +101,7 @@ export function registerWorkerCommand(program: Command): void {
                 ...(opts.gpus ? { gpus: opts.gpus } : {}),
                 ...(opts.memoryLimitMb ? { memoryLimitMb: opts.memoryLimitMb } : {}),
                 ...(opts.isolation ? { isolation: opts.isolation } : {}),
+                ...(opts.progressEvery ? { progressIntervalMs: Math.round(opts.progressEvery * 1000) } : {}),
                 store,
                 checkpointDir: process.env.GROKMAP_CHECKPOINT_DIR ?? path.join(grokmapHome(), 'checkpoints'),
                 logger,

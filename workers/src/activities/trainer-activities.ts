@@ -1,7 +1,6 @@
 import { classifyOutcome } from '@grokmap/analysis';
 import type { ProgressReport, TrialOutcome } from '@grokmap/plugin-sdk';
 import type { PlannedTrial, RunTrialInput, RunTrialPackInput, TrialSummary } from '@grokmap/workflows';
-import { trialProgressSignal, trialsProgressSignal } from '@grokmap/workflows';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { metricValue } from '../metric.js';
@@ -17,10 +16,18 @@ export interface TrainerActivityDeps {
   logger: Logger;
 }
 
-/** Heartbeat details: where a retry on another worker resumes from. */
+/**
+ * Heartbeat details: where a retry on another worker resumes from, and the
+ * step the trial has reached. The server keeps the latest details of every
+ * running activity without writing history, so `sweep status` and `sweep
+ * watch` read each trial's step there (trialStepsFromHeartbeat), at no cost
+ * to the sweep's history however many trials run and however long.
+ */
 export interface TrialHeartbeat {
   step: number;
   checkpointUri?: string;
+  /** A single trial's id (a pack's details are keyed by trial id instead). */
+  trialId?: string;
 }
 
 function failureSummary(
@@ -61,6 +68,25 @@ export function cancelReason(signal: AbortSignal): string {
 /** Heartbeat details of a pack: each trial's own resume point. */
 export interface PackHeartbeat {
   trials: Record<string, TrialHeartbeat>;
+}
+
+/** The step of each trial in a running activity's heartbeat details (nothing for details of another shape). */
+export function trialStepsFromHeartbeat(details: unknown): { trialId: string; step: number }[] {
+  if (typeof details !== 'object' || details === null) return [];
+  const beat = (trialId: unknown, b: unknown) =>
+    typeof trialId === 'string' &&
+    typeof b === 'object' &&
+    b !== null &&
+    typeof (b as TrialHeartbeat).step === 'number'
+      ? [{ trialId, step: (b as TrialHeartbeat).step }]
+      : [];
+  if ('trials' in details) {
+    const trials = (details as PackHeartbeat).trials;
+    return typeof trials === 'object' && trials !== null
+      ? Object.entries(trials).flatMap(([id, b]) => beat(id, b))
+      : [];
+  }
+  return beat((details as TrialHeartbeat).trialId, details);
 }
 
 type TrialRun = Omit<RunTrialInput, 'trial'>;
@@ -126,8 +152,9 @@ async function trainTrials(
     todo.map((t) => [t.trialId, previousBeat(previous, t.trialId, packed) ?? { step: 0 }]),
   );
   const details = (): TrialHeartbeat | PackHeartbeat =>
-    packed ? { trials: Object.fromEntries(beats) } : beats.get(todo[0]!.trialId)!;
-  const progress = progressSignaller(input, attempt, packed);
+    packed
+      ? { trials: Object.fromEntries(beats) }
+      : { ...beats.get(todo[0]!.trialId)!, trialId: todo[0]!.trialId };
   // Heartbeat on a timer too, so cancellation reaches a trainer between its progress reports.
   const keepAlive = setInterval(() => ctx.heartbeat(details()), 1_000);
   let results: TrialRunResult[];
@@ -152,7 +179,6 @@ async function trainTrials(
         onProgress: (report: ProgressReport) => {
           beats.set(trial.trialId, { ...beats.get(trial.trialId)!, step: report.step });
           ctx.heartbeat(details());
-          progress.report(trial.trialId, report.step);
         },
         onCheckpoint: (uri: string, step: number) => {
           beats.set(trial.trialId, { step, checkpointUri: uri });
@@ -231,34 +257,6 @@ function previousBeat(
   if (!previous) return undefined;
   if (packed) return 'trials' in previous ? previous.trials[trialId] : undefined;
   return 'step' in previous ? previous : undefined;
-}
-
-/**
- * Throttled progress signals to the sweep, so its `progress` query shows
- * each trial's latest step. The first waits one interval too: short trials
- * send none (a quarter of all history events otherwise). A pack sends one
- * signal per interval for all its trials.
- */
-function progressSignaller(input: TrialRun, attempt: number, packed: boolean) {
-  const ctx = Context.current();
-  const latest = new Map<string, number>();
-  let lastSignal = Date.now();
-  return {
-    report(trialId: string, step: number): void {
-      if (!input.progressWorkflowId) return;
-      latest.set(trialId, step);
-      const now = Date.now();
-      if (now - lastSignal < (input.progressIntervalMs ?? 5_000)) return;
-      lastSignal = now;
-      const handle = ctx.client.workflow.getHandle(input.progressWorkflowId);
-      const trials = [...latest].map(([id, s]) => ({ trialId: id, step: s, attempt }));
-      latest.clear();
-      const sent = packed
-        ? handle.signal(trialsProgressSignal, { trials })
-        : handle.signal(trialProgressSignal, trials[0]!);
-      sent.catch(() => undefined);
-    },
-  };
 }
 
 async function recordOutcome(
