@@ -8,12 +8,15 @@ import {
   type SweepProgress,
   type SweepResult,
   type SweepSpec,
+  sweepFailureVerdict,
 } from '@grokmap/workflows';
 import {
+  CancelledFailure,
   type Client,
   defaultPayloadConverter,
   type Payload,
   WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { CliError } from './context.js';
@@ -100,8 +103,27 @@ export function withHeartbeatSteps(
   return { ...progress, running: progress.running.map((r) => ({ ...r, ...steps.get(r.trialId) })) };
 }
 
-export async function waitForSweep(handle: WorkflowHandle): Promise<SweepResult> {
-  return (await handle.result()) as SweepResult;
+/** How a sweep ended: its result, or, when its workflow failed or was cancelled, that and why. */
+export type SweepEnd = Pick<SweepResult, 'sweepId' | 'status' | 'verdict' | 'reportDir'> &
+  Partial<Pick<SweepResult, 'state'>>;
+
+/**
+ * Wait for the sweep's workflow to close. A workflow that failed for good
+ * (it recorded why: finish-sweep.ts) or was cancelled ends the wait with
+ * that status and reason instead of an error, so `sweep start --wait` says
+ * how the sweep ended as it does for a finished one.
+ */
+export async function waitForSweep(handle: WorkflowHandle): Promise<SweepEnd> {
+  try {
+    return (await handle.result()) as SweepResult;
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) throw err;
+    const cancelled = err.cause instanceof CancelledFailure;
+    const verdict = cancelled
+      ? 'cancelled by request'
+      : (sweepFailureVerdict(err.cause) ?? err.cause?.message ?? err.message);
+    return { sweepId: handle.workflowId, status: cancelled ? 'cancelled' : 'failed', verdict };
+  }
 }
 
 /**

@@ -135,9 +135,18 @@ describe('sweeps that end badly say so in the store', () => {
   it('a suggestion that fails for good: the sweep is recorded failed with the reason, its running trials cancelled', async () => {
     suggestions = 0;
     faults.suggestionsAllowed = 3;
-    const sweepId = await start('bayes-fails', pipelinedBayes);
-    await failure(sweepId);
+    // Followed with --wait: it says how the sweep ended, with the reason, and exits 1.
+    const file = writeSpec(dir, 'bayes-fails', { name: `bayes-fails-${run}`, ...pipelinedBayes });
+    const waited = await runCli(['sweep', 'start', file, '--wait', '--json'], cliEnv(server, 'sqlite'));
     faults.suggestionsAllowed = Number.POSITIVE_INFINITY;
+    expect(waited.code, waited.stderr).toBe(1);
+    const out = JSON.parse(waited.stdout) as { sweepId: string; status: string; verdict: string };
+    const sweepId = out.sweepId;
+    expect([out.status, out.verdict]).toEqual([
+      'failed',
+      'suggestTrials failed for good: InjectedFault: injected: the sampler cannot go on',
+    ]);
+    await failure(sweepId);
 
     const record = (await store.getSweep(sweepId))!;
     expect(record.status).toBe('failed');
