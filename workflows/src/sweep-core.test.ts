@@ -4,6 +4,7 @@ import { initialStaticState, staticSampler } from './samplers/static-sampler.js'
 import { gridShape, randomPoint } from './search-space.js';
 import { type SweepSpec, sweepSpecSchema } from './spec.js';
 import {
+  activitiesInFlight,
   applyTrialSummary,
   failedActivityOutcomes,
   failureBudgetSpent,
@@ -107,6 +108,18 @@ describe('sweep state', () => {
     expect(shouldDrainForContinueAsNew(100, false, 4, { maxHistoryEvents: 1000 })).toBe(false);
     expect(shouldDrainForContinueAsNew(990, false, 4, { maxHistoryEvents: 1000 })).toBe(true);
     expect(shouldDrainForContinueAsNew(10, true, 0, { maxHistoryEvents: 1000 })).toBe(true);
+  });
+
+  it('reserves history for each activity in flight: a pack of 16 trials is one', () => {
+    const packs = [0, 0, 0, 1, 1, 2].map((activity) => ({ activity }));
+    expect(activitiesInFlight(packs)).toBe(3);
+    expect(activitiesInFlight([])).toBe(0);
+    // 1,024 trials in packs of 16 reserve 64 × 6 events, not 1,024 × 6 (past any run's budget).
+    const fleet = Array.from({ length: 1024 }, (_, i) => ({ activity: Math.floor(i / 16) }));
+    expect(
+      shouldDrainForContinueAsNew(100, false, activitiesInFlight(fleet), { maxHistoryEvents: 6000 }),
+    ).toBe(false);
+    expect(shouldDrainForContinueAsNew(100, false, fleet.length, { maxHistoryEvents: 6000 })).toBe(true);
   });
 });
 

@@ -75,6 +75,17 @@ export function shouldDrainForContinueAsNew(
   return serverSuggests || historyLength + inFlight * 6 >= policy.maxHistoryEvents;
 }
 
+/**
+ * Activities in flight among the running trials, each tagged with the
+ * activity (pack) it runs in: what the history reserve before
+ * continue-as-new counts, since a pack's trials end in one activity's events.
+ */
+export function activitiesInFlight(running: Iterable<{ activity: number }>): number {
+  const activities = new Set<number>();
+  for (const r of running) activities.add(r.activity);
+  return activities.size;
+}
+
 export interface RunningTrial {
   trialId: string;
   index: number;

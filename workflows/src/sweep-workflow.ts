@@ -12,6 +12,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -36,6 +37,7 @@ import {
   trialsProgressSignal,
 } from './sweep-messages.js';
 import {
+  activitiesInFlight,
   applyTrialSummary,
   DEFAULT_MAX_HISTORY_EVENTS,
   failedActivityOutcomes,
@@ -48,6 +50,9 @@ import {
   shouldDrainForContinueAsNew,
 } from './sweep-state.js';
 import { type PlannedTrial, trialIdFor } from './trials.js';
+
+/** Patch: the history reserve before continue-as-new counts activities in flight, not trials. */
+const PER_ACTIVITY_RESERVE = 'drain-reserve-per-activity';
 
 // ---- Interface: input, result, queries and signals ----
 
@@ -132,7 +137,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
           })
         : initialSweepState(initialStaticState(spec).total, initialStaticState(spec)));
   const maxHistoryEvents = input.options?.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
-  const running = new Map<string, RunningTrial & { trial: PlannedTrial }>();
+  const running = new Map<string, RunningTrial & { trial: PlannedTrial; activity: number }>();
   let phase: SweepProgress['status'] = 'running';
   let exhausted =
     state.sampler.kind === 'static'
@@ -157,7 +162,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     byPhase: state.byPhase,
     failures: state.failures,
     runs: state.runs,
-    running: [...running.values()].map(({ trial: _trial, ...r }) => r),
+    running: [...running.values()].map(({ trial: _trial, activity: _activity, ...r }) => r),
     historyLength: workflowInfo().historyLength,
     ...(state.sampler.kind !== 'static' && !exhausted
       ? {
@@ -217,9 +222,11 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     return proposal.trials;
   };
 
+  let launches = 0;
   const launch = (trials: PlannedTrial[]): void => {
+    const activity = launches++;
     for (const trial of trials)
-      running.set(trial.trialId, { trialId: trial.trialId, index: trial.index, trial });
+      running.set(trial.trialId, { trialId: trial.trialId, index: trial.index, trial, activity });
     state = { ...state, started: state.started + trials.length };
     const run = {
       sweepId,
@@ -268,10 +275,15 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   try {
     for (;;) {
       if (fatal) throw fatal.error;
+      // Room is kept for the events of each activity in flight: a pack's trials share one. Runs before
+      // this patch kept it for each trial, so with ~850 trials in flight a packed sweep drained after
+      // every launch and ran in whole waves.
+      const inFlight =
+        packSize > 1 && patched(PER_ACTIVITY_RESERVE) ? activitiesInFlight(running.values()) : running.size;
       const drain = shouldDrainForContinueAsNew(
         workflowInfo().historyLength,
         workflowInfo().continueAsNewSuggested,
-        running.size,
+        inFlight,
         { maxHistoryEvents },
       );
       const stop = failureBudgetSpent(state, spec);
