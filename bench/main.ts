@@ -4,6 +4,7 @@
  *   trainer        bench/trainer.ts        benchTrainer        step times of the trainer backends
  *   sampling       bench/sampling.ts       benchSampling       trials each sampling method needs
  *   orchestration  bench/orchestration.ts  benchOrchestration  Temporal + store overhead per trial
+ *   drains         bench/drains.ts         runDrains           how busy drains before continue-as-new keep a fleet (a model)
  *
  * Each script also runs on its own (`npx tsx bench/<name>.ts`). The modules
  * are imported only when named, so one missing or broken script does not
@@ -21,6 +22,7 @@ const BENCHES: Record<string, { file: string; entry: string; args?: (argv: strin
     args: (argv) => ({ quick: argv.includes('--quick') }),
   },
   orchestration: { file: './orchestration.ts', entry: 'benchOrchestration' },
+  drains: { file: './drains.ts', entry: 'runDrains' },
 };
 
 function usage(): string {
