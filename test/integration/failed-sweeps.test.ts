@@ -1,3 +1,4 @@
+import { runningDevServer } from '@grokmap/infra';
 import {
   createControlActivities,
   createRegressionActivities,
@@ -39,7 +40,8 @@ import {
  * before it fails; a partition's failure fails its parent the same way. When
  * the server ends the workflow without running its code (terminate), `sweep
  * status` and `sweep list` find it closed and record how it ended. A
- * regression check whose sweep failed stores a verdict all the same.
+ * regression check whose sweep failed stores a verdict all the same. With
+ * the embedded server down, `sweep list` does not start one to ask.
  *
  * The control worker runs in this process, with the real control activities
  * and a switch to make two of them fail; trials run on a real trainer worker.
@@ -251,5 +253,35 @@ describe('sweeps that end badly say so in the store', () => {
     const status = await runCli(['sweep', 'status', sweepId], env);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toContain(`sweep ${sweepId}  failed — ${verdict}`);
+  });
+
+  it('sweep list never starts the embedded server to ask about running sweeps: while it is down they are paused, not over', async () => {
+    const home = tempDir('list-home');
+    const local = await openTestStore('sqlite', home);
+    const now = new Date().toISOString();
+    await local.saveSweep({
+      sweepId: 'paused-sweep',
+      name: 'paused-sweep',
+      trainer: 'synthetic',
+      method: 'grid',
+      spec: {},
+      status: 'running',
+      plannedTrials: 4,
+      createdAt: now,
+      updatedAt: now,
+    });
+    await local.close();
+    const env = {
+      ...process.env,
+      GROKMAP_HOME: home,
+      GROKMAP_TEMPORAL_ADDRESS: '',
+      GROKMAP_DATABASE_URL: '',
+    };
+    const list = await runCli(['sweep', 'list', '--json'], env);
+    expect(list.code, list.stderr).toBe(0);
+    expect((JSON.parse(list.stdout) as SweepRecord[]).map((s) => [s.sweepId, s.status])).toEqual([
+      ['paused-sweep', 'running'],
+    ]);
+    expect(runningDevServer(home)).toBeUndefined();
   });
 });

@@ -19,8 +19,9 @@ async function runtime() {
 /**
  * The stored sweeps, with the end of any the store says is running but the
  * server has closed recorded first (reconcile.ts). Only when some say
- * running does it reach the server; when it cannot, the list shows the store
- * as it is and says why.
+ * running does it reach the server, and never by starting the embedded one:
+ * while it is down its sweeps are paused, not over. When the server cannot
+ * be reached, the list shows the store as it is and says why.
  */
 async function withEndsFromServer(
   store: ResultsStore,
@@ -28,6 +29,8 @@ async function withEndsFromServer(
   logger: Logger,
 ): Promise<SweepRecord[]> {
   if (!sweeps.some((s) => s.status === 'running')) return sweeps;
+  const { connectionFromEnv, grokmapHome, runningDevServer } = await import('@grokmap/infra');
+  if (!connectionFromEnv() && !runningDevServer(grokmapHome())) return sweeps;
   const { reconcileRunningSweeps } = await import('../reconcile.js');
   try {
     const connected = await connectClient(logger);
