@@ -140,19 +140,32 @@ function overlapName(policy: ScheduleOverlapPolicy | undefined): string {
 }
 
 /** Workflow ids the schedule has started or is running. */
-function knownRuns(description: ScheduleDescription): Set<string> {
-  return new Set([
-    ...description.info.recentActions.map((a) => a.action.workflow.workflowId),
-    ...description.info.runningActions.map((a) => a.workflow.workflowId),
-  ]);
+/**
+ * A run of a schedule: its workflow id and the run id it started with. The
+ * scheduler names a run's workflow by the second it was due, so two runs
+ * due in the same second (a trigger and a buffered one) share a workflow id
+ * and only the run id tells them apart.
+ */
+interface ScheduledRun {
+  workflowId: string;
+  runId: string;
 }
 
-/** Wait for the run a trigger started: the first workflow id the schedule did not know before. */
+const runKey = (r: ScheduledRun): string => `${r.workflowId}\u0000${r.runId}`;
+
+function knownRuns(description: ScheduleDescription): ScheduledRun[] {
+  return [
+    ...description.info.recentActions.map((a) => a.action.workflow),
+    ...description.info.runningActions.map((a) => a.workflow),
+  ].map((w) => ({ workflowId: w.workflowId, runId: w.firstExecutionRunId }));
+}
+
+/** Wait for the run a trigger started: the first run the schedule did not know before. */
 async function awaitTriggeredRun(
   handle: ScheduleHandle,
   before: ScheduleDescription,
-): Promise<{ workflowId: string } | { skipped: true }> {
-  const known = knownRuns(before);
+): Promise<ScheduledRun | { skipped: true }> {
+  const known = new Set(knownRuns(before).map(runKey));
   // A skipped trigger shows in the skip count; should a server not count manual triggers there,
   // a skip policy with a run still going and no new run after a while means the same.
   const mayBeSkipped =
@@ -160,12 +173,26 @@ async function awaitTriggeredRun(
   const giveUpAt = Date.now() + 20_000;
   for (;;) {
     const now = await handle.describe();
-    const fresh = [...knownRuns(now)].find((id) => !known.has(id));
-    if (fresh) return { workflowId: fresh };
+    const fresh = knownRuns(now).find((r) => !known.has(runKey(r)));
+    if (fresh) return fresh;
     if (now.info.numActionsSkippedOverlap > before.info.numActionsSkippedOverlap) return { skipped: true };
     if (mayBeSkipped && Date.now() > giveUpAt) return { skipped: true };
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+/**
+ * Trigger no sooner than the second after the schedule's latest run was due:
+ * a run due in the same second would get that run's workflow id, and with it
+ * its sweep id, so its sweep would find the first one's trials already
+ * recorded and compare the first run with itself.
+ */
+async function waitForAFreshSecond(before: ScheduleDescription): Promise<void> {
+  const latest = Math.max(0, ...before.info.recentActions.map((a) => a.scheduledAt.getTime()));
+  const nextSecond = Math.floor(latest / 1000) * 1000 + 1000;
+  // A margin for the difference between this machine's clock and the server's.
+  const wait = nextSecond + 250 - Date.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 }
 
 function verdictLines(workflowId: string, v: RegressionVerdict): string[] {
@@ -380,6 +407,7 @@ export function registerScheduleCommands(program: Command): void {
       await withClient(logger, async (client) => {
         const handle = client.schedule.getHandle(name);
         const before = await handle.describe();
+        await waitForAFreshSecond(before);
         // A trigger uses ALLOW_ALL unless told otherwise: pass the schedule's own policy.
         await handle.trigger(before.policies.overlap);
         if (!opts.wait) {
@@ -397,7 +425,9 @@ export function registerScheduleCommands(program: Command): void {
         }
         let verdict: RegressionVerdict;
         try {
-          verdict = (await client.workflow.getHandle(run.workflowId).result()) as RegressionVerdict;
+          verdict = (await client.workflow
+            .getHandle(run.workflowId, run.runId)
+            .result()) as RegressionVerdict;
         } catch (err) {
           if (!(err instanceof WorkflowFailedError)) throw err;
           throw new CliError(`run ${run.workflowId} failed: ${err.cause?.message ?? err.message}`);
