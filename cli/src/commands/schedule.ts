@@ -139,7 +139,6 @@ function overlapName(policy: ScheduleOverlapPolicy | undefined): string {
   return policy === ScheduleOverlapPolicy.BUFFER_ONE ? 'buffer' : String(policy ?? 'skip').toLowerCase();
 }
 
-/** Workflow ids the schedule has started or is running. */
 /**
  * A run of a schedule: its workflow id and the run id it started with. The
  * scheduler names a run's workflow by the second it was due, so two runs
@@ -153,6 +152,7 @@ interface ScheduledRun {
 
 const runKey = (r: ScheduledRun): string => `${r.workflowId}\u0000${r.runId}`;
 
+/** The runs the schedule has started or is running. */
 function knownRuns(description: ScheduleDescription): ScheduledRun[] {
   return [
     ...description.info.recentActions.map((a) => a.action.workflow),
@@ -185,7 +185,7 @@ async function awaitTriggeredRun(
  * Trigger no sooner than the second after the schedule's latest run was due:
  * a run due in the same second would get that run's workflow id, and with it
  * its sweep id, so its sweep would find the first one's trials already
- * recorded and compare the first run with itself.
+ * recorded and run none of its own.
  */
 async function waitForAFreshSecond(before: ScheduleDescription): Promise<void> {
   const latest = Math.max(0, ...before.info.recentActions.map((a) => a.scheduledAt.getTime()));
