@@ -1,5 +1,5 @@
 import type { ResultsStore, SweepRecord, SweepStatus } from '@grokmap/workers';
-import { sweepFailureVerdict } from '@grokmap/workflows';
+import { closedWorkflowReason } from '@grokmap/workflows';
 import type { Client } from '@temporalio/client';
 
 /**
@@ -33,8 +33,7 @@ export interface RecordedEnd {
 export function endFromServer(workflowStatus: string, failure?: unknown): RecordedEnd | undefined {
   const ended = ENDED_WITHOUT_RECORD[workflowStatus];
   if (!ended) return undefined;
-  const cause = failure instanceof Error && failure.cause !== undefined ? failure.cause : failure;
-  const why = sweepFailureVerdict(cause) ?? (cause instanceof Error ? cause.message : undefined);
+  const why = closedWorkflowReason(failure);
   return {
     status: ended.status,
     verdict: `workflow ${ended.what} on the Temporal server before the sweep recorded its end${why ? `: ${why}` : ''}`,

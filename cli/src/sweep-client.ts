@@ -2,13 +2,13 @@ import type { AnalysedTrial } from '@grokmap/analysis';
 import { type ResultsStore, toAnalysedTrial, trialStepsFromHeartbeat } from '@grokmap/workers';
 import {
   CONTROL_TASK_QUEUE,
+  closedWorkflowReason,
   parameterNames,
   progressQuery,
   type SweepInput,
   type SweepProgress,
   type SweepResult,
   type SweepSpec,
-  sweepFailureVerdict,
 } from '@grokmap/workflows';
 import {
   CancelledFailure,
@@ -119,9 +119,7 @@ export async function waitForSweep(handle: WorkflowHandle): Promise<SweepEnd> {
   } catch (err) {
     if (!(err instanceof WorkflowFailedError)) throw err;
     const cancelled = err.cause instanceof CancelledFailure;
-    const verdict = cancelled
-      ? 'cancelled by request'
-      : (sweepFailureVerdict(err.cause) ?? err.cause?.message ?? err.message);
+    const verdict = cancelled ? 'cancelled by request' : (closedWorkflowReason(err) ?? err.message);
     return { sweepId: handle.workflowId, status: cancelled ? 'cancelled' : 'failed', verdict };
   }
 }

@@ -12,7 +12,7 @@ export * from './samplers/sampler.js';
 export * from './samplers/static-sampler.js';
 export * from './search-space.js';
 export * from './spec.js';
-export { sweepFailureVerdict } from './sweep-failure.js';
+export { closedWorkflowReason, sweepFailureVerdict } from './sweep-failure.js';
 export {
   partitionProgressSignal,
   progressQuery,

@@ -38,3 +38,13 @@ export function sweepFailureVerdict(err: unknown): string | undefined {
   }
   return err.message;
 }
+
+/**
+ * Why a closed workflow failed, from what the client's `result()` rejected
+ * with (its cause is the workflow's failure): the sweep's verdict for it, or
+ * the failure's message.
+ */
+export function closedWorkflowReason(rejection: unknown): string | undefined {
+  const cause = rejection instanceof Error && rejection.cause !== undefined ? rejection.cause : rejection;
+  return sweepFailureVerdict(cause) ?? (cause instanceof Error ? cause.message : undefined);
+}
