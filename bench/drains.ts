@@ -33,8 +33,6 @@ export interface DrainRow {
   busy: number;
   /** Busy share if runs never drained (trials outliving their run). */
   busyWithoutDrains: number;
-  /** Most trials in flight at once under the drain rule. */
-  mostInFlight: number;
   runs: number;
 }
 
@@ -44,7 +42,7 @@ export function simulateDrains(
   trials = TRIALS,
   drains = true,
   seed = 0,
-): Omit<DrainRow, 'busyWithoutDrains'> & { busy: number } {
+): Omit<DrainRow, 'busyWithoutDrains'> {
   const rand = streamFor(seed, parallel, 'bench-drains');
   const ends: number[] = [];
   let now = 0;
@@ -53,7 +51,6 @@ export function simulateDrains(
   let finished = 0;
   let history = 3;
   let runs = 1;
-  let mostInFlight = 0;
   while (finished < trials) {
     // As the workflow's loop: after each completion, drain or launch a whole round at once.
     const drain =
@@ -71,7 +68,6 @@ export function simulateDrains(
       launched += room;
       history += room;
     }
-    mostInFlight = Math.max(mostInFlight, ends.length);
     if (ends.length === 0) {
       // Drained: continue as new with a fresh history.
       history = 3;
@@ -83,7 +79,7 @@ export function simulateDrains(
     finished++;
     history += EVENTS_PER_TRIAL - 1;
   }
-  return { parallel, busy: busyTime / (parallel * now), mostInFlight, runs };
+  return { parallel, busy: busyTime / (parallel * now), runs };
 }
 
 export function benchDrains(): DrainRow[] {
@@ -94,11 +90,10 @@ export function benchDrains(): DrainRow[] {
 }
 
 export function formatDrains(rows: readonly DrainRow[]): string {
-  const header = ['budget.parallel', 'busy share', 'most in flight', 'runs', 'busy share, no drains'];
+  const header = ['budget.parallel', 'busy share', 'runs', 'busy share, no drains'];
   const body = rows.map((r) => [
     String(r.parallel),
     `${(r.busy * 100).toFixed(0)}%`,
-    String(r.mostInFlight),
     String(r.runs),
     `${(r.busyWithoutDrains * 100).toFixed(0)}%`,
   ]);
