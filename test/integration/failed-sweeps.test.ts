@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { runningDevServer } from '@grokmap/infra';
 import {
   createControlActivities,
@@ -40,7 +42,7 @@ import {
  * before it fails; a partition's failure fails its parent the same way. When
  * the server ends the workflow without running its code (terminate), `sweep
  * status` and `sweep list` find it closed and record how it ended. A
- * regression check whose sweep failed stores a verdict all the same. With
+ * regression check whose sweep failed stores the verdict failed and notifies. With
  * the embedded server down, `sweep list` does not start one to ask.
  *
  * The control worker runs in this process, with the real control activities
@@ -196,23 +198,46 @@ describe('sweeps that end badly say so in the store', () => {
     expect((await store.listTrials(sweepId)).every((t) => t.index < 4)).toBe(true);
   });
 
-  it('a scheduled regression check whose sweep fails for good still stores a verdict: inconclusive, saying why', async () => {
-    suggestions = 0;
-    faults.suggestionsAllowed = 2;
-    const workflowId = `regression-fails-${run}`;
-    const spec = sweepSpecSchema.parse({ name: `regression-fails-${run}`, ...pipelinedBayes });
-    const verdict = (await server.client.workflow.execute('regressionWorkflow', {
-      taskQueue: CONTROL_TASK_QUEUE,
-      workflowId,
-      args: [{ spec, baseline: 'none', options: { writeReport: false } } satisfies RegressionInput],
-    })) as RegressionResult;
-    faults.suggestionsAllowed = Number.POSITIVE_INFINITY;
+  it('a scheduled regression check whose sweep fails for good: the verdict failed, saying why, and the webhook hears of it', async () => {
+    const posts: Record<string, unknown>[] = [];
+    const hook = createServer((req, res) => {
+      let text = '';
+      req.on('data', (d: Buffer) => {
+        text += d.toString();
+      });
+      req.on('end', () => {
+        posts.push(JSON.parse(text) as Record<string, unknown>);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    try {
+      suggestions = 0;
+      faults.suggestionsAllowed = 2;
+      const workflowId = `regression-fails-${run}`;
+      const spec = sweepSpecSchema.parse({ name: `regression-fails-${run}`, ...pipelinedBayes });
+      const notify = {
+        url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`,
+        format: 'json',
+      } as const;
+      const verdict = (await server.client.workflow.execute('regressionWorkflow', {
+        taskQueue: CONTROL_TASK_QUEUE,
+        workflowId,
+        args: [{ spec, baseline: 'none', notify, options: { writeReport: false } } satisfies RegressionInput],
+      })) as RegressionResult;
+      faults.suggestionsAllowed = Number.POSITIVE_INFINITY;
 
-    const sweepId = regressionSweepId(workflowId);
-    const reason =
-      'the sweep ended failed (suggestTrials failed for good: InjectedFault: injected: the sampler cannot go on)';
-    expect([verdict.sweepId, verdict.verdict, verdict.reasons[0]]).toEqual([sweepId, 'inconclusive', reason]);
-    expect((await store.getRegression(sweepId))?.verdict).toBe('inconclusive');
+      const sweepId = regressionSweepId(workflowId);
+      const reason =
+        'the sweep ended failed (suggestTrials failed for good: InjectedFault: injected: the sampler cannot go on)';
+      expect([verdict.sweepId, verdict.verdict, verdict.reasons[0]]).toEqual([sweepId, 'failed', reason]);
+      expect((await store.getRegression(sweepId))?.verdict).toBe('failed');
+      expect(posts.map((p) => [p.verdict, p.sweepId, (p.reasons as string[])[0]])).toEqual([
+        ['failed', sweepId, reason],
+      ]);
+    } finally {
+      hook.close();
+    }
   });
 
   it('a workflow terminated on the server: sweep list and sweep status find it over and record how it ended', async () => {

@@ -4,11 +4,17 @@
  * calls. Types and pure helpers only: safe in workflow code.
  */
 
-export const REGRESSION_VERDICTS = ['pass', 'regressed', 'inconclusive', 'baseline'] as const;
+export const REGRESSION_VERDICTS = ['pass', 'regressed', 'inconclusive', 'baseline', 'failed'] as const;
 export type RegressionVerdictKind = (typeof REGRESSION_VERDICTS)[number];
 
 /** Verdicts that make a run a baseline for later `last-pass` comparisons. */
 export const PASSING_VERDICTS: readonly RegressionVerdictKind[] = ['pass', 'baseline'];
+
+/**
+ * Verdicts a webhook hears about: the phase diagram moved, or the sweep failed (every trial
+ * crashing is a regression of the training code too, and a check that could not run is news).
+ */
+export const NOTIFYING_VERDICTS: readonly RegressionVerdictKind[] = ['regressed', 'failed'];
 
 /** `last-pass`: the latest passing run of the same schedule; `none`: no comparison; else a sweep id. */
 export type BaselineRef = 'last-pass' | 'none' | (string & {});

@@ -3,6 +3,7 @@ import { CONTROL_TASK_QUEUE } from './activity-types.js';
 import { quickControlActivities } from './control-proxies.js';
 import {
   type BaselineRef,
+  NOTIFYING_VERDICTS,
   type NotifyTarget,
   type RegressionActivities,
   type RegressionVerdict,
@@ -21,7 +22,7 @@ export interface RegressionInput {
   spec: SweepSpec;
   /** A sweep id, `last-pass`, or `none`; default: the spec's `regression.baseline`, else `last-pass`. */
   baseline?: BaselineRef;
-  /** Where to POST a notification when the run regressed. */
+  /** Where to POST a notification when the run regressed or its sweep failed. */
   notify?: NotifyTarget;
   options?: SweepInput['options'];
 }
@@ -32,11 +33,12 @@ export type RegressionResult = RegressionVerdict;
  * One regression check: runs the spec's sweep as a child workflow (its id
  * derived from this workflow's id, so every scheduled run gets its own
  * sweep), compares the finished sweep with its baseline in a control
- * activity, stores the verdict, and — only when the run regressed — sends
- * one notification (retried until the webhook accepts it). The first run
- * without a baseline passes with the verdict `baseline` and becomes the
- * baseline of later `last-pass` runs. A sweep that failed for good gets
- * a verdict too: inconclusive, saying how it ended. Returns the verdict.
+ * activity, stores the verdict, and — only when the run regressed or its
+ * sweep failed — sends one notification (retried until the webhook accepts
+ * it). The first run without a baseline passes with the verdict `baseline`
+ * and becomes the baseline of later `last-pass` runs. A sweep that failed
+ * (failure budget spent, or failed for good) gets the verdict `failed`,
+ * saying how it ended. Returns the verdict.
  */
 export async function regressionWorkflow(input: RegressionInput): Promise<RegressionResult> {
   const control =
@@ -60,7 +62,7 @@ export async function regressionWorkflow(input: RegressionInput): Promise<Regres
     args: [{ sweepId, spec: input.spec, options: input.options ?? {} }],
   }).catch((err: unknown) => {
     // A sweep that failed for good has recorded why (finish-sweep.ts): the check still gives its
-    // verdict (inconclusive, with that reason) rather than failing with no verdict stored.
+    // verdict (failed, with that reason) rather than failing with no verdict stored.
     if (sweepFailureVerdict(err) === undefined) throw err;
   });
 
@@ -72,7 +74,7 @@ export async function regressionWorkflow(input: RegressionInput): Promise<Regres
     thresholds: thresholdsFromSpec(input.spec.regression),
   });
   await control.recordRegression(verdict);
-  if (verdict.verdict === 'regressed' && input.notify) {
+  if (NOTIFYING_VERDICTS.includes(verdict.verdict) && input.notify) {
     await notifier.notifyRegression({ target: input.notify, verdict });
   }
   return verdict;

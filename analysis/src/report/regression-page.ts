@@ -151,7 +151,7 @@ main { max-width: 1180px; margin: 0 auto; padding: 24px 28px 64px; background: #
 h1 { font-size: 26px; margin: 0 0 4px; }
 h2 { font-size: 19px; margin: 30px 0 10px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 .verdict { padding: 8px 14px; border-left: 5px solid #888; background: #f4f4f4; }
-.verdict.regressed { border-color: ${CHANGED_COLOR}; background: #fdeeee; }
+.verdict.regressed, .verdict.failed { border-color: ${CHANGED_COLOR}; background: #fdeeee; }
 .verdict.pass, .verdict.baseline { border-color: #009E73; background: #eef8f4; }
 .verdict.inconclusive { border-color: #E69F00; background: #fff8e6; }
 figure { margin: 18px 0; } figure svg { max-width: 100%; height: auto; }

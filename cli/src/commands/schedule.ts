@@ -27,7 +27,7 @@ import { CliError, checkSpecFile, connectClient, createLogger } from '../context
 /**
  * `grokmap schedule …`: recurring regression sweeps on Temporal Schedules.
  * Each run is a `regressionWorkflow` that runs the spec's sweep, compares it
- * with its baseline and notifies a webhook when it regressed.
+ * with its baseline and notifies a webhook when it regressed or its sweep failed.
  */
 
 /** Exit code of `schedule trigger --wait` when the run regressed: a CI job can gate on it. */
@@ -36,6 +36,8 @@ export const EXIT_REGRESSED = 3;
 export const EXIT_INCONCLUSIVE = 4;
 /** … when the overlap policy skipped the triggered run. */
 export const EXIT_SKIPPED = 5;
+/** … when the run's sweep failed (its failure budget spent, or failed for good). */
+export const EXIT_FAILED = 6;
 /** Bad input (spec, name, options): nothing was created. */
 const EXIT_USAGE = 2;
 
@@ -215,7 +217,7 @@ export function registerScheduleCommands(program: Command): void {
     .option('--every <duration>', 'when to run, as an interval, e.g. 6h or 1d')
     .option('--baseline <ref>', 'compare with: a sweep id, last-pass (default) or none')
     .option('--overlap <policy>', 'a run due while one is running: skip (default) or buffer', 'skip')
-    .option('--webhook <url>', 'POST a notification here when a run regressed')
+    .option('--webhook <url>', 'POST a notification here when a run regressed or its sweep failed')
     .option('--slack', 'send the notification as a Slack message ({text, blocks})')
     .option('--paused', 'create the schedule paused')
     .option('--json', 'machine-readable output')
@@ -397,7 +399,7 @@ export function registerScheduleCommands(program: Command): void {
   schedule
     .command('trigger <name>')
     .description(
-      `run a schedule now (its overlap policy applies); with --wait, exit ${EXIT_REGRESSED} when the run regressed`,
+      `run a schedule now (its overlap policy applies); with --wait, exit ${EXIT_REGRESSED} when the run regressed, ${EXIT_FAILED} when its sweep failed`,
     )
     .option('--wait', 'wait for the run and print its verdict')
     .option('--fail-on-inconclusive', `with --wait, exit ${EXIT_INCONCLUSIVE} when the run was inconclusive`)
@@ -435,6 +437,7 @@ export function registerScheduleCommands(program: Command): void {
         if (opts.json) printJson({ workflowId: run.workflowId, ...verdict });
         else process.stdout.write(`${verdictLines(run.workflowId, verdict).join('\n')}\n`);
         if (verdict.verdict === 'regressed') process.exitCode = EXIT_REGRESSED;
+        else if (verdict.verdict === 'failed') process.exitCode = EXIT_FAILED;
         else if (verdict.verdict === 'inconclusive' && opts.failOnInconclusive)
           process.exitCode = EXIT_INCONCLUSIVE;
       });

@@ -149,6 +149,24 @@ describe('regression activities', () => {
     expect(v.reasons[0]).toMatch(/no-such-sweep/);
   });
 
+  it('a failed sweep gets the verdict failed, saying how it ended; a cancelled one is inconclusive', async () => {
+    await storeSweep(store, 's4', 0);
+    await store.setSweepStatus('s4', 'failed', { verdict: 'failure budget spent: 3 failed trials' });
+    const failed = await compare('s4');
+    expect([failed.verdict, failed.reasons[0]]).toEqual([
+      'failed',
+      'the sweep ended failed (failure budget spent: 3 failed trials)',
+    ]);
+    await activities.recordRegression(failed);
+    expect((await store.getRegression('s4'))?.verdict).toBe('failed');
+    // Never a baseline: the next run is still compared with s2.
+    expect(await store.lastPassingSweep({ scheduleName: 'nightly' })).toBe('s2');
+
+    await storeSweep(store, 's5', 0);
+    await store.setSweepStatus('s5', 'cancelled');
+    expect((await compare('s5')).verdict).toBe('inconclusive');
+  });
+
   it('posts JSON or Slack payloads; retries server errors, gives up on a rejecting webhook', async () => {
     received.length = 0;
     await activities.notifyRegression({ target: { url, format: 'json' }, verdict: regressed });

@@ -66,7 +66,9 @@ export function createRegressionActivities(deps: RegressionActivityDeps): Regres
         verdict.reasons = [`baseline sweep ${baselineId} is not in the results store`];
       }
       if (sweep.status !== 'completed') {
-        verdict.verdict = 'inconclusive';
+        // A sweep that failed (its failure budget spent, or failed for good) is a verdict of its
+        // own, one that notifies; one cancelled by a person or still running says nothing either way.
+        verdict.verdict = sweep.status === 'failed' ? 'failed' : 'inconclusive';
         verdict.reasons = [
           `the sweep ended ${sweep.status}${sweep.verdict ? ` (${sweep.verdict})` : ''}`,
           ...verdict.reasons,

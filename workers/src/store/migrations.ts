@@ -100,6 +100,29 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX regressions_by_spec ON regressions (spec_name, created_at)',
     ],
   },
+  {
+    version: 3,
+    name: 'failed regression verdicts',
+    // SQLite cannot change a CHECK constraint in place: the table is rebuilt, rows copied as they
+    // are, in the migration's transaction (PostgreSQL runs the same statements).
+    statements: (t) => [
+      `CREATE TABLE regressions_v3 (
+        sweep_id TEXT PRIMARY KEY,
+        schedule_name TEXT,
+        spec_name TEXT NOT NULL,
+        baseline_sweep_id TEXT,
+        verdict TEXT NOT NULL CHECK (verdict IN ('pass', 'regressed', 'inconclusive', 'baseline', 'failed')),
+        details ${t.json} NOT NULL,
+        created_at ${t.timestamp} NOT NULL
+      )`,
+      `INSERT INTO regressions_v3 (sweep_id, schedule_name, spec_name, baseline_sweep_id, verdict, details, created_at)
+        SELECT sweep_id, schedule_name, spec_name, baseline_sweep_id, verdict, details, created_at FROM regressions`,
+      'DROP TABLE regressions',
+      'ALTER TABLE regressions_v3 RENAME TO regressions',
+      'CREATE INDEX regressions_by_schedule ON regressions (schedule_name, created_at)',
+      'CREATE INDEX regressions_by_spec ON regressions (spec_name, created_at)',
+    ],
+  },
 ];
 
 function checkOrder(migrations: readonly Migration[]): void {

@@ -1,4 +1,5 @@
 import { type CurvePoint, curvePointSchema, trialOutcomeSchema } from '@grokmap/plugin-sdk';
+import { PASSING_VERDICTS, REGRESSION_VERDICTS } from '@grokmap/workflows';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { CorruptRowError, formatIssues, StoreError } from './errors.js';
@@ -9,7 +10,6 @@ import {
   FINAL_TRIAL_STATUSES,
   type PhaseLabel,
   type RegressionRecord,
-  type RegressionVerdictLabel,
   type ResultsStore,
   SWEEP_STATUSES,
   type SweepRecord,
@@ -32,15 +32,6 @@ import {
 
 const TRIAL_STATUSES: readonly TrialRecordStatus[] = ['running', ...FINAL_TRIAL_STATUSES];
 const PHASES: readonly PhaseLabel[] = ['comprehension', 'grokking', 'memorization', 'confusion'];
-
-const REGRESSION_VERDICTS: readonly RegressionVerdictLabel[] = [
-  'pass',
-  'regressed',
-  'inconclusive',
-  'baseline',
-];
-/** Verdicts that make a sweep the baseline of later `last-pass` runs. */
-const PASSING: readonly RegressionVerdictLabel[] = ['pass', 'baseline'];
 
 const paramsSchema = z.record(z.string(), z.unknown());
 const storedOutcomeSchema = trialOutcomeSchema.omit({ curves: true });
@@ -70,7 +61,7 @@ const regressionInput = z.object({
   scheduleName: z.string().min(1).nullable(),
   specName: z.string().min(1),
   baselineSweepId: z.string().min(1).nullable(),
-  verdict: z.enum(REGRESSION_VERDICTS as [RegressionVerdictLabel, ...RegressionVerdictLabel[]]),
+  verdict: z.enum(REGRESSION_VERDICTS),
   details: z.unknown(),
   createdAt: z.iso.datetime({ offset: true }),
 });
@@ -371,9 +362,9 @@ export class SqlResultsStore implements ResultsStore {
     if (value === undefined) return undefined;
     const rows = await this.driver.query(
       `SELECT sweep_id FROM regressions
-       WHERE ${column} = ? AND verdict IN (${PASSING.map(() => '?').join(', ')}) AND sweep_id <> ?
+       WHERE ${column} = ? AND verdict IN (${PASSING_VERDICTS.map(() => '?').join(', ')}) AND sweep_id <> ?
        ORDER BY created_at DESC, sweep_id DESC LIMIT 1`,
-      [value, ...PASSING, series.excludeSweepId ?? ''],
+      [value, ...PASSING_VERDICTS, series.excludeSweepId ?? ''],
     );
     return rows[0] ? String(rows[0].sweep_id) : undefined;
   }

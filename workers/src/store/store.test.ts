@@ -258,6 +258,33 @@ describe.each(backends)('$name results store', (backend) => {
     );
   });
 
+  it('migration 3 keeps the regressions stored before it, and accepts the verdict failed', async () => {
+    const db = backend.create();
+    const old = track(db.open(MIGRATIONS.slice(0, 2)));
+    await old.migrate();
+    const record = (sweepId: string, verdict: 'pass' | 'failed') => ({
+      sweepId,
+      scheduleName: 'nightly',
+      specName: 'spec-a',
+      baselineSweepId: null,
+      verdict,
+      details: { reasons: [sweepId] },
+      createdAt: new Date(Date.UTC(2026, 0, 1)).toISOString(),
+    });
+    await old.saveRegression(record('r1', 'pass'));
+    // Version 2's constraint refuses the new verdict: the old schema cannot hold it.
+    await expect(old.saveRegression(record('r2', 'failed'))).rejects.toThrow(/check constraint/i);
+    const store = track(db.open());
+    await store.migrate();
+    expect(await store.getRegression('r1')).toEqual(record('r1', 'pass'));
+    await store.saveRegression(record('r2', 'failed'));
+    expect((await store.listRegressions({ scheduleName: 'nightly' })).map((r) => r.verdict).sort()).toEqual([
+      'failed',
+      'pass',
+    ]);
+    expect(await store.lastPassingSweep({ scheduleName: 'nightly' })).toBe('r1');
+  });
+
   it('regressions: saved once per sweep, listed newest first, last passing sweep per schedule', async () => {
     const { store } = await fresh();
     const at = (m: number) => new Date(Date.UTC(2026, 0, 1, 0, m)).toISOString();

@@ -1,4 +1,5 @@
 import type { CurvePoint, TrialOutcome } from '@grokmap/plugin-sdk';
+import type { RegressionVerdictKind } from '@grokmap/workflows';
 
 /**
  * The results store: sweeps, trials and curves. Two implementations with the
@@ -112,7 +113,7 @@ export interface TrialCount {
   count: number;
 }
 
-export type RegressionVerdictLabel = 'pass' | 'regressed' | 'inconclusive' | 'baseline';
+export type RegressionVerdictLabel = RegressionVerdictKind;
 
 /** A scheduled run's verdict against its baseline (one per sweep). */
 export interface RegressionRecord {
