@@ -10,7 +10,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import type { ResultsStore } from '../store/types.js';
-import { createRegressionActivities } from './regression-activities.js';
+import { createRegressionActivities, failedSweepReason } from './regression-activities.js';
 
 const logger = pino({ level: 'silent' });
 const spec = {
@@ -25,8 +25,16 @@ const spec = {
   phase: { threshold: 0.99, delay_steps: 1000 },
 };
 
-/** A finished sweep whose trials carry the synthetic trainer's noise-free phases. */
-async function storeSweep(store: ResultsStore, sweepId: string, shift: number): Promise<void> {
+/**
+ * A finished sweep whose trials carry the synthetic trainer's noise-free phases, except those
+ * `crashed` picks: they failed (error, or timed out, in turn).
+ */
+async function storeSweep(
+  store: ResultsStore,
+  sweepId: string,
+  shift: number,
+  crashed: (index: number) => boolean = () => false,
+): Promise<void> {
   const now = new Date().toISOString();
   await store.saveSweep({
     sweepId,
@@ -46,6 +54,18 @@ async function storeSweep(store: ResultsStore, sweepId: string, shift: number): 
         const params = { weight_decay, data_fraction, seed, model_size: 64, shift };
         const truth = syntheticGroundTruth(params);
         const i = index++;
+        if (crashed(i)) {
+          await store.recordTrialFailure({
+            sweepId,
+            trialId: `${sweepId}.t${i}`,
+            index: i,
+            params,
+            attempts: 3,
+            status: i % 2 === 0 ? 'error' : 'timed_out',
+            error: `TrialProcessCrashed: exit 1 (trial ${i})`,
+          });
+          continue;
+        }
         await store.recordTrialResult({
           sweepId,
           trialId: `${sweepId}.t${i}`,
@@ -165,6 +185,18 @@ describe('regression activities', () => {
     await storeSweep(store, 's5', 0);
     await store.setSweepStatus('s5', 'cancelled');
     expect((await compare('s5')).verdict).toBe('inconclusive');
+  });
+
+  it('a completed sweep whose every trial failed is failed too (no failure budget stopped it); one classified trial is enough not to be', async () => {
+    await storeSweep(store, 's6', 0, () => true);
+    const six = await compare('s6');
+    expect([six.verdict, six.reasons[0]]).toEqual([
+      'failed',
+      'no trial of the sweep was classified: 18 of its 18 trials failed (9 error, 9 timed_out); ' +
+        'the first: TrialProcessCrashed: exit 1 (trial 0)',
+    ]);
+    await storeSweep(store, 's7', 0, (i) => i > 0);
+    expect(failedSweepReason((await store.getSweep('s7'))!, await store.listTrials('s7'))).toBeUndefined();
   });
 
   it('posts JSON or Slack payloads; retries server errors, gives up on a rejecting webhook', async () => {

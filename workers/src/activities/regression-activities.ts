@@ -17,7 +17,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { toAnalysedTrial } from '../analysed.js';
-import type { ResultsStore, SweepRecord } from '../store/types.js';
+import type { ResultsStore, SweepRecord, TrialRecord } from '../store/types.js';
 
 export interface RegressionActivityDeps {
   store: ResultsStore;
@@ -45,7 +45,8 @@ export function createRegressionActivities(deps: RegressionActivityDeps): Regres
       if (!sweep) throw new Error(`no sweep ${input.sweepId} in the results store`);
       const baselineId = await resolveBaseline(deps.store, input);
       const baseline = baselineId ? await deps.store.getSweep(baselineId) : undefined;
-      const currentTrials = (await deps.store.listTrials(input.sweepId)).map(toAnalysedTrial);
+      const currentRecords = await deps.store.listTrials(input.sweepId);
+      const currentTrials = currentRecords.map(toAnalysedTrial);
       const baselineTrials = baseline
         ? (await deps.store.listTrials(baseline.sweepId)).map(toAnalysedTrial)
         : null;
@@ -65,10 +66,13 @@ export function createRegressionActivities(deps: RegressionActivityDeps): Regres
         verdict.verdict = 'inconclusive';
         verdict.reasons = [`baseline sweep ${baselineId} is not in the results store`];
       }
-      if (sweep.status !== 'completed') {
-        // A sweep that failed (its failure budget spent, or failed for good) is a verdict of its
-        // own, one that notifies; one cancelled by a person or still running says nothing either way.
-        verdict.verdict = sweep.status === 'failed' ? 'failed' : 'inconclusive';
+      const failed = failedSweepReason(sweep, currentRecords);
+      if (failed) {
+        verdict.verdict = 'failed';
+        verdict.reasons = [failed, ...verdict.reasons];
+      } else if (sweep.status !== 'completed') {
+        // Cancelled by a person (or somehow still running): it says nothing either way.
+        verdict.verdict = 'inconclusive';
         verdict.reasons = [
           `the sweep ended ${sweep.status}${sweep.verdict ? ` (${sweep.verdict})` : ''}`,
           ...verdict.reasons,
@@ -131,6 +135,28 @@ export function createRegressionActivities(deps: RegressionActivityDeps): Regres
       throw new Error(message);
     },
   };
+}
+
+/**
+ * Why a regression check's sweep counts as failed, or undefined: it ended failed (its failure
+ * budget spent, or failed for good), or it completed without a trial classified because its
+ * trials failed — training code that crashes on every trial, in a spec that sets no failure
+ * budget to stop the sweep early. Such a run is the check's own verdict, `failed`, which notifies.
+ */
+export function failedSweepReason(sweep: SweepRecord, trials: readonly TrialRecord[]): string | undefined {
+  if (sweep.status === 'failed') return `the sweep ended failed${sweep.verdict ? ` (${sweep.verdict})` : ''}`;
+  if (sweep.status !== 'completed' || trials.some((t) => t.phase)) return undefined;
+  const failed = trials.filter((t) => t.status === 'error' || t.status === 'timed_out');
+  if (failed.length === 0) return undefined;
+  const kinds = (['error', 'timed_out'] as const)
+    .map((status) => [status, failed.filter((t) => t.status === status).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([status, n]) => `${n} ${status}`);
+  const first = failed.find((t) => t.error)?.error;
+  return (
+    `no trial of the sweep was classified: ${failed.length} of its ${trials.length} trials failed ` +
+    `(${kinds.join(', ')})${first ? `; the first: ${first}` : ''}`
+  );
 }
 
 async function resolveBaseline(store: ResultsStore, input: CompareToBaselineInput): Promise<string | null> {
