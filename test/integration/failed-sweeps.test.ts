@@ -42,8 +42,9 @@ import {
  * before it fails; a partition's failure fails its parent the same way. When
  * the server ends the workflow without running its code (terminate), `sweep
  * status` and `sweep list` find it closed and record how it ended. A
- * regression check whose sweep failed stores the verdict failed and notifies. With
- * the embedded server down, `sweep list` does not start one to ask.
+ * regression check whose sweep failed, or whose every trial crashed, stores
+ * the verdict failed and notifies. With the embedded server down, `sweep
+ * list` does not start one to ask.
  *
  * The control worker runs in this process, with the real control activities
  * and a switch to make two of them fail; trials run on a real trainer worker.
@@ -198,7 +199,8 @@ describe('sweeps that end badly say so in the store', () => {
     expect((await store.listTrials(sweepId)).every((t) => t.index < 4)).toBe(true);
   });
 
-  it('a scheduled regression check whose sweep fails for good: the verdict failed, saying why, and the webhook hears of it', async () => {
+  /** A webhook receiver on a free port: the JSON bodies posted to it. */
+  async function webhook(): Promise<{ url: string; posts: Record<string, unknown>[]; close(): void }> {
     const posts: Record<string, unknown>[] = [];
     const hook = createServer((req, res) => {
       let text = '';
@@ -211,33 +213,69 @@ describe('sweeps that end badly say so in the store', () => {
       });
     });
     await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+    return { url, posts, close: () => hook.close() };
+  }
+
+  /** A regression check of `spec` without a baseline, notifying a fresh webhook: its verdict and what was posted. */
+  async function regressionCheck(
+    name: string,
+    spec: Record<string, unknown>,
+  ): Promise<{ sweepId: string; verdict: RegressionResult; posts: Record<string, unknown>[] }> {
+    const hook = await webhook();
     try {
-      suggestions = 0;
-      faults.suggestionsAllowed = 2;
-      const workflowId = `regression-fails-${run}`;
-      const spec = sweepSpecSchema.parse({ name: `regression-fails-${run}`, ...pipelinedBayes });
-      const notify = {
-        url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`,
-        format: 'json',
-      } as const;
+      const workflowId = `${name}-${run}`;
       const verdict = (await server.client.workflow.execute('regressionWorkflow', {
         taskQueue: CONTROL_TASK_QUEUE,
         workflowId,
-        args: [{ spec, baseline: 'none', notify, options: { writeReport: false } } satisfies RegressionInput],
+        args: [
+          {
+            spec: sweepSpecSchema.parse({ name: workflowId, ...spec }),
+            baseline: 'none',
+            notify: { url: hook.url, format: 'json' },
+            options: { writeReport: false },
+          } satisfies RegressionInput,
+        ],
       })) as RegressionResult;
-      faults.suggestionsAllowed = Number.POSITIVE_INFINITY;
-
-      const sweepId = regressionSweepId(workflowId);
-      const reason =
-        'the sweep ended failed (suggestTrials failed for good: InjectedFault: injected: the sampler cannot go on)';
-      expect([verdict.sweepId, verdict.verdict, verdict.reasons[0]]).toEqual([sweepId, 'failed', reason]);
-      expect((await store.getRegression(sweepId))?.verdict).toBe('failed');
-      expect(posts.map((p) => [p.verdict, p.sweepId, (p.reasons as string[])[0]])).toEqual([
-        ['failed', sweepId, reason],
-      ]);
+      return { sweepId: regressionSweepId(workflowId), verdict, posts: hook.posts };
     } finally {
       hook.close();
     }
+  }
+
+  const posted = (posts: Record<string, unknown>[]) =>
+    posts.map((p) => [p.verdict, p.sweepId, (p.reasons as string[])[0]]);
+
+  it('a scheduled regression check whose sweep fails for good: the verdict failed, saying why, and the webhook hears of it', async () => {
+    suggestions = 0;
+    faults.suggestionsAllowed = 2;
+    const { sweepId, verdict, posts } = await regressionCheck('regression-fails', pipelinedBayes).finally(
+      () => {
+        faults.suggestionsAllowed = Number.POSITIVE_INFINITY;
+      },
+    );
+    const reason =
+      'the sweep ended failed (suggestTrials failed for good: InjectedFault: injected: the sampler cannot go on)';
+    expect([verdict.sweepId, verdict.verdict, verdict.reasons[0]]).toEqual([sweepId, 'failed', reason]);
+    expect((await store.getRegression(sweepId))?.verdict).toBe('failed');
+    expect(posted(posts)).toEqual([['failed', sweepId, reason]]);
+  });
+
+  it('a regression check whose training code crashes on every trial, with no failure budget: failed, and notified', async () => {
+    const { sweepId, verdict, posts } = await regressionCheck('regression-crashes', {
+      trainer: 'synthetic',
+      method: 'grid',
+      budget: { trials: 4, parallel: 4 },
+      parameters: { weight_decay: { values: [0.1, 1] }, data_fraction: { values: [0.3, 0.7] } },
+      fixed: { max_steps: 1000, eval_every: 100, model_size: 64, fail: 'throw', fail_at_step: 100 },
+    });
+    const sweep = await store.getSweep(sweepId);
+    expect(sweep?.status).toBe('completed');
+    expect(verdict.verdict).toBe('failed');
+    expect(verdict.reasons[0]).toMatch(
+      /^no trial of the sweep was classified: 4 of its 4 trials failed \(4 error\); the first: .*injected failure at step 100/,
+    );
+    expect(posted(posts)).toEqual([['failed', sweepId, verdict.reasons[0]]]);
   });
 
   it('a workflow terminated on the server: sweep list and sweep status find it over and record how it ended', async () => {

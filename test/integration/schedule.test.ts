@@ -90,7 +90,7 @@ describe.each(storeKinds())('scheduled regression sweeps (%s store)', (kind: Sto
     return { ...result, verdict };
   }
 
-  it('passes reruns, reports a moved boundary as regressed with one webhook, and gates CI on it', async () => {
+  it('passes reruns, reports a moved boundary as regressed and crashing training code as failed, a webhook each, and gates CI on both', async () => {
     const name = `nightly-${run}`;
     const bad = writeSpec(specDir, 'bad', { ...nightlySpec(0), budget: { trials: -1 } });
     const refused = await runCli(['schedule', 'create', name, bad, '--cron', '0 3 * * *'], env());
@@ -147,17 +147,34 @@ describe.each(storeKinds())('scheduled regression sweeps (%s store)', (kind: Sto
     expect(html).toContain(second.verdict!.sweepId);
     expect(html).toContain('<svg');
 
+    // Training code that now crashes on every trial: the run fails, notifies, and exits 6.
+    const crashing = writeSpec(specDir, 'crashing', {
+      ...nightlySpec(0),
+      fixed: { max_steps: 20000, eval_every: 100, model_size: 64, fail: 'throw', fail_at_step: 100 },
+    });
+    expect((await runCli(['schedule', 'update', name, crashing], env())).code).toBe(0);
+    const fourth = await triggerAndWait(name);
+    expect(fourth.code, fourth.stderr).toBe(6);
+    expect(fourth.verdict?.verdict).toBe('failed');
+    expect(fourth.verdict?.reasons[0]).toMatch(
+      /^no trial of the sweep was classified: 18 of its 18 trials failed/,
+    );
+    expect(hooks.map((h) => [h.body.verdict, h.body.sweepId])).toEqual([
+      ['regressed', verdict.sweepId],
+      ['failed', fourth.verdict?.sweepId],
+    ]);
+
     const listed = await runCli(['regression', 'list', '--schedule', name, '--json'], env());
     expect(listed.code, listed.stderr).toBe(0);
     const records = JSON.parse(listed.stdout) as { sweepId: string; verdict: string }[];
-    expect(records.map((r) => r.verdict)).toEqual(['regressed', 'pass', 'baseline']);
-    expect(records[0]!.sweepId).toBe(verdict.sweepId);
-    expect((await store.listRegressions({ scheduleName: name })).length).toBe(3);
+    expect(records.map((r) => r.verdict)).toEqual(['failed', 'regressed', 'pass', 'baseline']);
+    expect(records[1]!.sweepId).toBe(verdict.sweepId);
+    expect((await store.listRegressions({ scheduleName: name })).length).toBe(4);
 
     const described = await runCli(['schedule', 'describe', name, '--json'], env());
     expect(described.code, described.stderr).toBe(0);
     const d = JSON.parse(described.stdout) as { runs: { verdict: string }[]; baseline: string };
-    expect(d.runs.map((r) => r.verdict)).toEqual(['baseline', 'pass', 'regressed']);
+    expect(d.runs.map((r) => r.verdict)).toEqual(['baseline', 'pass', 'regressed', 'failed']);
     expect(d.baseline).toBe('last-pass');
 
     expect((await runCli(['schedule', 'pause', name], env())).code).toBe(0);
@@ -170,7 +187,7 @@ describe.each(storeKinds())('scheduled regression sweeps (%s store)', (kind: Sto
     const gone = await runCli(['schedule', 'describe', name], env());
     expect(gone.code).not.toBe(0);
     expect(gone.stderr).toMatch(/no schedule named/);
-    expect(hooks).toHaveLength(1);
+    expect(hooks).toHaveLength(2);
   });
 
   it('--every, --paused and a pinned --baseline <sweep-id>: each run compares with that sweep', async () => {
