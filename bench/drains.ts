@@ -20,6 +20,7 @@
 import { pathToFileURL } from 'node:url';
 import { table } from '../cli/src/text-table.js';
 import { shouldDrainForContinueAsNew, streamFor } from '../workflows/src/index.js';
+import { SHARD_PARALLEL, slotParallel } from '../workflows/src/shards.js';
 
 const EVENTS_PER_TRIAL = 6;
 const SERVER_SUGGESTS_AT = 4_096;
@@ -29,10 +30,20 @@ const FLEETS = [64, 256, 512, 1_024, 2_000];
 
 export interface DrainRow {
   parallel: number;
-  /** Busy share with the sweep's drain rule. */
+  /** Busy share with the sweep's drain rule, one workflow chain. */
   busy: number;
+  /** Busy share as the product runs it: concurrent shards of at most SHARD_PARALLEL (shards.ts). */
+  busySharded: number;
+  shards: number;
   /** Busy share if runs never drained (trials outliving their run). */
   busyWithoutDrains: number;
+  runs: number;
+}
+
+interface FleetRun {
+  /** Trainer time spent training, and the time the last trial ended. */
+  busyTime: number;
+  end: number;
   runs: number;
 }
 
@@ -42,7 +53,31 @@ export function simulateDrains(
   trials = TRIALS,
   drains = true,
   seed = 0,
-): Omit<DrainRow, 'busyWithoutDrains'> {
+): Pick<DrainRow, 'parallel' | 'busy' | 'runs'> {
+  const run = simulateFleet(parallel, trials, drains, seed);
+  return { parallel, busy: run.busyTime / (parallel * run.end), runs: run.runs };
+}
+
+/**
+ * The same sweep as concurrent shards (shards.ts): each shard a workflow chain of its own with its
+ * slot's share of the fleet and of the trials, draining on its own; busy share over the whole fleet
+ * until the last shard ends (shards that end early idle their share: the product hands them more
+ * ranges, so this is pessimistic).
+ */
+export function simulateShardedDrains(
+  parallel: number,
+  trials = TRIALS,
+): Pick<DrainRow, 'busySharded' | 'shards'> {
+  const shards = Math.max(1, Math.ceil(parallel / SHARD_PARALLEL));
+  const runs = Array.from({ length: shards }, (_, slot) => {
+    const share = slotParallel(parallel, shards, slot);
+    return simulateFleet(share, Math.round((trials * share) / parallel), true, slot);
+  });
+  const busyTime = runs.reduce((sum, r) => sum + r.busyTime, 0);
+  return { busySharded: busyTime / (parallel * Math.max(...runs.map((r) => r.end))), shards };
+}
+
+function simulateFleet(parallel: number, trials: number, drains: boolean, seed: number): FleetRun {
   const rand = streamFor(seed, parallel, 'bench-drains');
   const ends: number[] = [];
   let now = 0;
@@ -79,22 +114,30 @@ export function simulateDrains(
     finished++;
     history += EVENTS_PER_TRIAL - 1;
   }
-  return { parallel, busy: busyTime / (parallel * now), runs };
+  return { busyTime, end: now, runs };
 }
 
 export function benchDrains(): DrainRow[] {
   return FLEETS.map((parallel) => ({
     ...simulateDrains(parallel),
+    ...simulateShardedDrains(parallel),
     busyWithoutDrains: simulateDrains(parallel, TRIALS, false).busy,
   }));
 }
 
 export function formatDrains(rows: readonly DrainRow[]): string {
-  const header = ['budget.parallel', 'busy share', 'runs', 'busy share, no drains'];
+  const header = [
+    'budget.parallel',
+    'busy share, one chain',
+    'runs',
+    `busy share, shards of ≤ ${SHARD_PARALLEL}`,
+    'busy share, no drains',
+  ];
   const body = rows.map((r) => [
     String(r.parallel),
     `${(r.busy * 100).toFixed(0)}%`,
     String(r.runs),
+    `${(r.busySharded * 100).toFixed(0)}% (${r.shards})`,
     `${(r.busyWithoutDrains * 100).toFixed(0)}%`,
   ]);
   return [

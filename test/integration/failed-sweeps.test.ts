@@ -96,7 +96,9 @@ describe('sweeps that end badly say so in the store', () => {
           return real.suggestTrials(input);
         },
         recordTrialFailure: async (input: Parameters<typeof real.recordTrialFailure>[0]) => {
-          if (faults.recordsFail) throw injected('the store refuses the write');
+          // Only failures: a cancelled trial is still recorded, as after a store that recovered.
+          if (faults.recordsFail && input.status !== 'cancelled')
+            throw injected('the store refuses the write');
           return real.recordTrialFailure(input);
         },
       },
@@ -197,6 +199,48 @@ describe('sweeps that end badly say so in the store', () => {
     );
     // The second partition never started.
     expect((await store.listTrials(sweepId)).every((t) => t.index < 4)).toBe(true);
+  });
+
+  it('a shard that fails for good stops the shards beside it: their trials are cancelled, the parent records why', async () => {
+    faults.recordsFail = true;
+    const sweepId = await start(
+      'shard-fails',
+      {
+        trainer: 'synthetic',
+        method: 'grid',
+        budget: { trials: 8, parallel: 4 },
+        limits: { max_attempts: 1 },
+        // Grid order follows the parameters' sorted names, the first slowest: the first range's
+        // trials crash within a second, the second range's would run for 20 s.
+        parameters: {
+          fail: { values: ['segfault', 'none'] },
+          weight_decay: { values: [0.1, 0.3, 1, 3] },
+        },
+        fixed: {
+          max_steps: 2000,
+          eval_every: 100,
+          model_size: 64,
+          data_fraction: 0.5,
+          fail_at_step: 100,
+          step_delay_ms: 10,
+        },
+      },
+      ['--partition-size', '4', '--shard-parallel', '2'],
+    );
+    await failure(sweepId);
+    faults.recordsFail = false;
+
+    const record = (await store.getSweep(sweepId))!;
+    expect([record.status, record.verdict]).toEqual([
+      'failed',
+      `partition ${sweepId}.p0000 failed: recordTrialFailure failed for good: InjectedFault: injected: the store refuses the write`,
+    ]);
+    const sibling = await server.client.workflow.getHandle(`${sweepId}.p0001`).describe();
+    expect(sibling.status.name).toBe('CANCELLED');
+    const second = (await store.listTrials(sweepId)).filter((t) => t.index >= 4);
+    expect(second.length).toBeGreaterThan(0);
+    expect(second.every((t) => t.status === 'cancelled')).toBe(true);
+    expect(await runningTrials(sweepId)).toBe(0);
   });
 
   /** A webhook receiver on a free port: the JSON bodies posted to it. */

@@ -1,5 +1,6 @@
 import type { ResultsStore } from '@grokmap/workers';
 import type { SweepResult } from '@grokmap/workflows';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SweepListing } from '../../cli/src/sweep-list.js';
 import {
@@ -133,26 +134,18 @@ describe.each(storeKinds())('sweep end to end (%s store)', (kind: StoreKind) => 
     }
   });
 
+  /** `sweep start --wait --json` with these flags: the sweep's result, once it exited 0. */
+  async function runToEnd(file: string, flags: string[]): Promise<SweepResult> {
+    const result = await runCli(['sweep', 'start', file, '--wait', '--json', ...flags], cliEnv(server, kind));
+    expect(result.code, result.stderr).toBe(0);
+    return JSON.parse(result.stdout) as SweepResult;
+  }
+
   it('runs a sweep larger than one partition as child sweeps, each trial once', async () => {
     const trainer = spawnCli(['worker', '--queue', 'cpu', '--concurrency', '2'], cliEnv(server, kind));
     try {
       const file = writeSpec(specDir, 'partitioned', syntheticSpec(`partitioned-${run}`));
-      const result = await runCli(
-        [
-          'sweep',
-          'start',
-          file,
-          '--wait',
-          '--json',
-          '--partition-size',
-          '5',
-          '--continue-as-new-after',
-          '60',
-        ],
-        cliEnv(server, kind),
-      );
-      expect(result.code, result.stderr).toBe(0);
-      const out = JSON.parse(result.stdout) as SweepResult;
+      const out = await runToEnd(file, ['--partition-size', '5', '--continue-as-new-after', '60']);
       expect(out.status).toBe('completed');
       expect(out.state.finished).toBe(12);
       expect(out.state.byStatus).toEqual({ completed: 12 });
@@ -168,6 +161,73 @@ describe.each(storeKinds())('sweep end to end (%s store)', (kind: StoreKind) => 
       expect((await store.getSweep(out.sweepId))?.status).toBe('completed');
       await maybeRecordHistory(server.client, out.sweepId, `sweep-partitioned-parent-${kind}`);
       await maybeRecordHistory(server.client, `${out.sweepId}.p0000`, `sweep-partition-child-${kind}`);
+    } finally {
+      await stopProcess(trainer);
+    }
+  });
+
+  it('runs a sweep wider than one shard as concurrent shards, each with its share of budget.parallel, each trial once', async () => {
+    const trainer = spawnCli(['worker', '--queue', 'cpu', '--concurrency', '6'], cliEnv(server, kind));
+    try {
+      // 24 trials, 6 in flight as 3 shards of 2, in ranges of 4 trials (6 children, 3 at a time);
+      // every workflow run holds at most ~30 events, so the parent and its children continue as new.
+      const spec = syntheticSpec(`sharded-${run}`, {
+        budget: { trials: 24, parallel: 6 },
+        parameters: {
+          weight_decay: { values: [0.01, 0.1, 1] },
+          data_fraction: { values: [0.2, 0.45, 0.7, 0.9] },
+          seed: { values: [0, 1] },
+        },
+        fixed: { max_steps: 2000, eval_every: 100, model_size: 64, step_delay_ms: 1 },
+      });
+      const file = writeSpec(specDir, 'sharded', spec);
+      const out = await runToEnd(file, [
+        '--shard-parallel',
+        '2',
+        '--partition-size',
+        '4',
+        '--continue-as-new-after',
+        '30',
+      ]);
+      expect([out.status, out.state.finished, out.state.byStatus]).toEqual([
+        'completed',
+        24,
+        { completed: 24 },
+      ]);
+      // The parent continued as new (after letting its running children finish), and carried on.
+      expect(out.state.runs).toBeGreaterThan(1);
+      await expectEveryTrialOnce(out.sweepId, 24);
+      expect((await store.getSweep(out.sweepId))?.status).toBe('completed');
+
+      const children: { id: string; start: number; end: number; parallel: number }[] = [];
+      for await (const w of server.client.workflow.list({
+        query: `WorkflowId STARTS_WITH "${out.sweepId}.p"`,
+      })) {
+        const history = await server.client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
+        const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+        const input = defaultPayloadConverter.fromPayload(payload!) as {
+          spec: { budget: { parallel: number } };
+        };
+        children.push({
+          id: w.workflowId,
+          start: w.startTime.getTime(),
+          end: w.closeTime!.getTime(),
+          parallel: input.spec.budget.parallel,
+        });
+      }
+      // Each child's first run (its later runs, if any, carry the same input).
+      const firstRuns = [
+        ...new Map(children.sort((a, b) => b.start - a.start).map((c) => [c.id, c])).values(),
+      ];
+      expect(firstRuns.map((c) => c.id).sort()).toEqual(
+        [0, 1, 2, 3, 4, 5].map((i) => `${out.sweepId}.p000${i}`),
+      );
+      expect(new Set(firstRuns.map((c) => c.parallel))).toEqual(new Set([2]));
+      // Shards ran side by side: some moment had more than one child running.
+      const overlap = Math.max(
+        ...firstRuns.map((c) => firstRuns.filter((d) => d.start <= c.start && c.start < d.end).length),
+      );
+      expect(overlap).toBeGreaterThan(1);
     } finally {
       await stopProcess(trainer);
     }
@@ -206,15 +266,18 @@ describe.each(storeKinds())('sweep end to end (%s store)', (kind: StoreKind) => 
     }
   });
 
-  it('sweep cancel stops in-flight trials and records them as cancelled', async () => {
-    const spec = syntheticSpec(`cancel-${run}`, {
+  it.each([
+    ['one workflow', []],
+    ['two shards', ['--shard-parallel', '2', '--partition-size', '6']],
+  ])('sweep cancel stops in-flight trials and records them as cancelled (%s)', async (_how, flags) => {
+    const spec = syntheticSpec(`cancel-${flags.length}-${run}`, {
       fixed: { max_steps: 20000, eval_every: 50, model_size: 64, step_delay_ms: 100 },
       limits: { heartbeat_timeout_s: 10 },
     });
-    const file = writeSpec(specDir, 'cancel', spec);
+    const file = writeSpec(specDir, `cancel-${flags.length}`, spec);
     const trainer = spawnCli(['worker', '--queue', 'cpu', '--concurrency', '4'], cliEnv(server, kind));
     try {
-      const started = await runCli(['sweep', 'start', file, '--json'], cliEnv(server, kind));
+      const started = await runCli(['sweep', 'start', file, '--json', ...flags], cliEnv(server, kind));
       expect(started.code, started.stderr).toBe(0);
       const { sweepId } = JSON.parse(started.stdout) as { sweepId: string };
       await waitFor('trials running', async () => {
@@ -229,7 +292,12 @@ describe.each(storeKinds())('sweep end to end (%s store)', (kind: StoreKind) => 
       expect(trials.filter((t) => t.status === 'running')).toEqual([]);
       expect(trials.filter((t) => t.status === 'cancelled').length).toBeGreaterThanOrEqual(2);
       expect((await store.getSweep(sweepId))?.status).toBe('cancelled');
-      await maybeRecordHistory(server.client, sweepId, `sweep-cancelled-${kind}`);
+      if (flags.length > 0) {
+        for (const child of [`${sweepId}.p0000`, `${sweepId}.p0001`]) {
+          const description = await server.client.workflow.getHandle(child).describe();
+          expect([child, description.status.name]).toEqual([child, 'CANCELLED']);
+        }
+      } else await maybeRecordHistory(server.client, sweepId, `sweep-cancelled-${kind}`);
     } finally {
       await stopProcess(trainer);
     }

@@ -47,6 +47,15 @@ await run('sweep-continued-as-new', syntheticSpec('can', small), { maxHistoryEve
 const parent = await run('sweep-partitioned-parent', syntheticSpec('part', small), { partitionSize: 4 });
 if (parent !== 'sweep-partitioned-parent')
   await maybeRecordHistory(server.client, `${parent}.p0000`, 'sweep-partition-child');
+// 12 trials, 4 in flight as 2 shards of 2, in ranges of 3; the parent continues as new between children.
+await run(
+  'sweep-sharded-parent',
+  syntheticSpec('shard', {
+    budget: { trials: 12, parallel: 4 },
+    parameters: { weight_decay: { values: [0.1, 1, 10] }, data_fraction: { values: [0.2, 0.4, 0.6, 0.8] } },
+  }),
+  { shardParallel: 2, partitionSize: 3, maxHistoryEvents: 40 },
+);
 await run(
   'sweep-cancelled',
   syntheticSpec('cancel', {

@@ -5,11 +5,15 @@ import type { SweepProgress, SweepState } from './sweep-state.js';
 // partitioned parent and the client share them without an import cycle.
 
 export const progressQuery = defineQuery<SweepProgress>('progress');
+/** A partition's counts so far, and its workflow id (absent from children of earlier versions). */
+export type PartitionCounts = Pick<
+  SweepState,
+  'finished' | 'started' | 'byStatus' | 'byPhase' | 'failures'
+> & {
+  workflowId?: string;
+};
 /** A partition's counts so far, sent to its parent sweep. */
-export const partitionProgressSignal =
-  defineSignal<[Pick<SweepState, 'finished' | 'started' | 'byStatus' | 'byPhase' | 'failures'>]>(
-    'partitionProgress',
-  );
+export const partitionProgressSignal = defineSignal<[PartitionCounts]>('partitionProgress');
 /** A running trial's latest step, as its worker reports it. */
 export interface TrialProgress {
   trialId: string;

@@ -27,6 +27,7 @@ import { finishSweep, recordSweepFailure } from './finish-sweep.js';
 import { runPartitionedSweep, shouldPartition } from './partitioned-sweep.js';
 import { proposalRounds } from './proposal-rounds.js';
 import { initialStaticState, staticSampler } from './samplers/static-sampler.js';
+import { shardCount } from './shards.js';
 import type { SweepSpec } from './spec.js';
 import { failureReason, sweepFailureVerdict } from './sweep-failure.js';
 import {
@@ -53,6 +54,8 @@ import { type PlannedTrial, trialIdFor } from './trials.js';
 
 /** Patch: the history reserve before continue-as-new counts activities in flight, not trials. */
 const PER_ACTIVITY_RESERVE = 'drain-reserve-per-activity';
+/** Patch marker: wide grid and random sweeps run as concurrent shards (shards.ts). */
+const SHARDED_SWEEPS = 'sharded-sweeps';
 
 // ---- Interface: input, result, queries and signals ----
 
@@ -66,7 +69,11 @@ export interface SweepInput {
     writeReport?: boolean;
     /** Grid/random sweeps above this many trials run as child sweeps of this size (default 20,000). */
     partitionSize?: number;
+    /** Grid/random sweeps with more trials in flight run as shards of this many (default 64, shards.ts). */
+    shardParallel?: number;
   };
+  /** A sharded sweep's shards (shards.ts), carried across continue-as-new; absent: decided on the first run. */
+  shards?: number;
   /** Set on a partition: the child sweep owns trial indices [start, end) of its parent's plan. */
   partition?: { start: number; end: number; parentWorkflowId: string };
   /** Carried across continue-as-new; absent on the first run. */
@@ -93,7 +100,11 @@ export interface SweepResult {
  */
 export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const { spec, sweepId, partition } = input;
-  if (!partition && shouldPartition(spec, input.options?.partitionSize)) return runPartitionedSweep(input);
+  if (!partition) {
+    const shards = sweepShards(input);
+    if (shards > 1 || shouldPartition(spec, input.options?.partitionSize))
+      return runPartitionedSweep(input, shards);
+  }
   const limits = spec.limits;
   const trainerOptions = {
     taskQueue: trainerTaskQueue(spec.resources.queue),
@@ -368,7 +379,20 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
 /** A partition tells its parent its counts at each continue-as-new, so the parent's progress stays live. */
 async function reportToParent(parentWorkflowId: string, state: SweepState): Promise<void> {
   const { finished, started, byStatus, byPhase, failures } = state;
+  const { workflowId } = workflowInfo();
   await getExternalWorkflowHandle(parentWorkflowId)
-    .signal(partitionProgressSignal, { finished, started, byStatus, byPhase, failures })
+    .signal(partitionProgressSignal, { finished, started, byStatus, byPhase, failures, workflowId })
     .catch(() => undefined);
+}
+
+/**
+ * How many shards a sweep runs as. Decided on its first run and carried after: a sweep started
+ * before shards existed, or one that continued as new unsharded, keeps running as it began.
+ */
+function sweepShards(input: SweepInput): number {
+  if (input.shards !== undefined) return input.shards;
+  if (input.carried) return 1;
+  const shards = shardCount(input.spec, input.options?.shardParallel);
+  // Sweeps whose histories predate shards replay their first run unsharded.
+  return shards > 1 && patched(SHARDED_SWEEPS) ? shards : 1;
 }

@@ -90,6 +90,11 @@ export function registerSweepCommands(program: Command): void {
       'run grid/random sweeps above this size as child sweeps',
       positiveInteger('--partition-size'),
     )
+    .option(
+      '--shard-parallel <trials>',
+      'run grid/random sweeps with more trials in flight as concurrent shards of this many (default 64)',
+      positiveInteger('--shard-parallel'),
+    )
     .option('--json', 'machine-readable output')
     .action(
       async (
@@ -101,6 +106,7 @@ export function registerSweepCommands(program: Command): void {
           concurrency?: number;
           continueAsNewAfter?: number;
           partitionSize?: number;
+          shardParallel?: number;
           json?: boolean;
         },
       ) => {
@@ -137,6 +143,7 @@ export function registerSweepCommands(program: Command): void {
           const { attached } = await startSweep(connected.client, spec, sweepId, {
             ...(opts.continueAsNewAfter ? { maxHistoryEvents: opts.continueAsNewAfter } : {}),
             ...(opts.partitionSize ? { partitionSize: opts.partitionSize } : {}),
+            ...(opts.shardParallel ? { shardParallel: opts.shardParallel } : {}),
           });
           if (opts.json && !opts.wait) printJson({ sweepId, attached });
           else if (!opts.wait)

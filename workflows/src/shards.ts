@@ -1,0 +1,54 @@
+import { initialStaticState } from './samplers/static-sampler.js';
+import type { SweepSpec } from './spec.js';
+
+/**
+ * Shards: a grid or random sweep with many trials in flight runs as
+ * concurrent child sweeps, each with a share of `budget.parallel`.
+ *
+ * A sweep's trials are activities of its current workflow run, so a run
+ * drains its window before it continues as new, and the fleet waits for the
+ * run's longest trial. The more trials in flight, the more often that
+ * happens and the more of the fleet it idles: in `pnpm bench drains`' model
+ * a window of 64 is busy 92% of the time, one of 1,024 54%. A shard drains
+ * only its own share, at its own time, so a fleet of 1,024 run as 16 shards
+ * of 64 is as busy as one shard.
+ */
+
+/** Trials in flight per shard: the largest window that stays above ~90% busy in the drain model. */
+export const SHARD_PARALLEL = 64;
+/** Ranges per shard over a sweep, so shards that finish early pick up more work instead of idling. */
+const RANGES_PER_SHARD = 4;
+/** A range holds at least this many windows of its shard, so starting a child costs little against its trials. */
+const MIN_WINDOWS_PER_RANGE = 8;
+
+/**
+ * How many shards a sweep runs as: 1 (unsharded) unless it is a grid or random sweep wider than
+ * one shard of `shardParallel` trials in flight.
+ */
+export function shardCount(
+  spec: Pick<SweepSpec, 'method' | 'budget' | 'resources'>,
+  shardParallel = SHARD_PARALLEL,
+): number {
+  if (spec.method !== 'grid' && spec.method !== 'random') return 1;
+  const parallel = spec.budget.parallel;
+  // Every shard holds at least one whole pack.
+  const most = Math.floor(parallel / (spec.resources.pack ?? 1));
+  return Math.max(1, Math.min(most, Math.ceil(parallel / shardParallel)));
+}
+
+/** Trials in flight for shard slot `slot` of `shards`: the slots' shares add up to `parallel`. */
+export function slotParallel(parallel: number, shards: number, slot: number): number {
+  return Math.floor(parallel / shards) + (slot < parallel % shards ? 1 : 0);
+}
+
+/**
+ * Trials per child sweep (index range) of a sharded sweep: about a quarter of
+ * a shard's part of the sweep, at least a few windows of trials, at most
+ * `maxSize` (the partition size that bounds any one child).
+ */
+export function shardRangeSize(spec: SweepSpec, shards: number, maxSize: number): number {
+  const planned = initialStaticState(spec).total;
+  const window = Math.ceil(spec.budget.parallel / shards);
+  const size = Math.max(Math.ceil(planned / (shards * RANGES_PER_SHARD)), MIN_WINDOWS_PER_RANGE * window);
+  return Math.max(1, Math.min(maxSize, size));
+}
