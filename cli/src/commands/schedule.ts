@@ -184,17 +184,37 @@ async function awaitTriggeredRun(
 }
 
 /**
- * Trigger no sooner than the second after the schedule's latest run was due:
- * a run due in the same second would get that run's workflow id, and with it
- * its sweep id, so its sweep would find the first one's trials already
- * recorded and run none of its own.
+ * Trigger no sooner than the second after the schedule's latest run was due,
+ * and not in the second its next run is due: a run in the same second as
+ * another gets that run's workflow id, and with it its sweep id, so its
+ * sweep would find the other's trials already recorded and run none of its own.
  */
 async function waitForAFreshSecond(before: ScheduleDescription): Promise<void> {
-  const latest = Math.max(0, ...before.info.recentActions.map((a) => a.scheduledAt.getTime()));
-  const nextSecond = Math.floor(latest / 1000) * 1000 + 1000;
-  // A margin for the difference between this machine's clock and the server's.
-  const wait = nextSecond + 250 - Date.now();
+  const wait = triggerDelay(
+    Date.now(),
+    before.info.recentActions.map((a) => a.scheduledAt.getTime()),
+    before.info.nextActionTimes.map((t) => t.getTime()),
+  );
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+}
+
+/** A margin for the difference between this machine's clock and the server's. */
+const CLOCK_MARGIN_MS = 250;
+
+/**
+ * Milliseconds to wait before a trigger at `now` so that it is due in a second of its own: after
+ * the second of every recent run, and outside the second of every run coming due (to the margin).
+ */
+export function triggerDelay(now: number, recent: readonly number[], upcoming: readonly number[]): number {
+  const secondOf = (t: number) => Math.floor(t / 1000) * 1000;
+  const secondAfter = (t: number) => secondOf(t) + 1000 + CLOCK_MARGIN_MS;
+  let at = Math.max(now, ...recent.map(secondAfter));
+  // A run coming due in the second `at` may fall in (to the margin) would share it: go past it.
+  for (const due of [...upcoming].sort((a, b) => a - b)) {
+    const second = secondOf(due);
+    if (at + CLOCK_MARGIN_MS >= second && at - CLOCK_MARGIN_MS < second + 1000) at = secondAfter(due);
+  }
+  return Math.max(0, at - now);
 }
 
 function verdictLines(workflowId: string, v: RegressionVerdict): string[] {
