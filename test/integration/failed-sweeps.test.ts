@@ -243,6 +243,34 @@ describe('sweeps that end badly say so in the store', () => {
     expect(await runningTrials(sweepId)).toBe(0);
   });
 
+  it.each([
+    ['partitions one after another', ['--partition-size', '4']],
+    ['shards side by side', ['--partition-size', '4', '--shard-parallel', '2']],
+  ])('the failure budget counts the whole sweep, not each partition (%s)', async (how, flags) => {
+    // 3 ranges of 4 trials, 2 of each throwing: 6 failures in all, 2 per range, the budget 3.
+    const sweepId = await start(
+      `budget-${flags.length}`,
+      {
+        trainer: 'synthetic',
+        method: 'grid',
+        budget: { trials: 12, parallel: 4, max_failures: 3 },
+        limits: { max_attempts: 1 },
+        parameters: {
+          data_fraction: { values: [0.3, 0.5, 0.7] },
+          fail: { values: ['throw', 'none'] },
+          weight_decay: { values: [0.1, 1] },
+        },
+        fixed: { max_steps: 1000, eval_every: 100, model_size: 64, fail_at_step: 100 },
+      },
+      flags,
+    );
+    await server.client.workflow.getHandle(sweepId).result();
+    const record = (await store.getSweep(sweepId))!;
+    expect([how, record.status]).toEqual([how, 'failed']);
+    expect(record.verdict).toMatch(/^failure budget spent: [4-6] failed trials, budget\.max_failures is 3$/);
+    expect(await runningTrials(sweepId)).toBe(0);
+  });
+
   /** A webhook receiver on a free port: the JSON bodies posted to it. */
   async function webhook(): Promise<{ url: string; posts: Record<string, unknown>[]; close(): void }> {
     const posts: Record<string, unknown>[] = [];

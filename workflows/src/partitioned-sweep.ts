@@ -3,6 +3,7 @@ import {
   continueAsNew,
   executeChild,
   isCancellation,
+  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -16,6 +17,8 @@ import { sweepFailureVerdict } from './sweep-failure.js';
 import { type PartitionCounts, partitionProgressSignal, progressQuery } from './sweep-messages.js';
 import {
   DEFAULT_MAX_HISTORY_EVENTS,
+  failureBudgetReason,
+  failureBudgetSpent,
   initialSweepState,
   mergePartitionCounts,
   nextPartition,
@@ -26,6 +29,8 @@ import {
 import type { SweepInput, SweepResult, sweepWorkflow } from './sweep-workflow.js';
 
 export const DEFAULT_PARTITION_SIZE = 20_000;
+/** Patch marker: the parent checks the failure budget over all its partitions' failures. */
+const SWEEP_WIDE_FAILURE_BUDGET = 'sweep-wide-failure-budget';
 
 /** Grid and random sweeps larger than one partition run as a parent of child sweeps. */
 export function shouldPartition(spec: SweepSpec, partitionSize = DEFAULT_PARTITION_SIZE): boolean {
@@ -106,7 +111,11 @@ export async function runPartitionedSweep(input: SweepInput, shards: number): Pr
             sweepId,
             spec: shards > 1 ? { ...spec, budget: { ...spec.budget, parallel } } : spec,
             options: input.options ?? {},
-            partition: { ...range, parentWorkflowId: workflowInfo().workflowId },
+            partition: {
+              ...range,
+              parentWorkflowId: workflowInfo().workflowId,
+              ...(state.failures > 0 ? { failuresBefore: state.failures } : {}),
+            },
           },
         ],
       }),
@@ -150,6 +159,9 @@ export async function runPartitionedSweep(input: SweepInput, shards: number): Pr
           ? { stopReason: result.verdict ?? 'a partition failed' }
           : {}),
       };
+      // Shards side by side each count only the failures before they started: the sum is checked here.
+      if (!state.stopReason && failureBudgetSpent(state, spec) && patched(SWEEP_WIDE_FAILURE_BUDGET))
+        state = { ...state, stopReason: failureBudgetReason(state.failures, spec) };
       // The failure budget spent in one child stops the others.
       if (state.stopReason && pending.size > 0) {
         await stopChildren(children, pending);

@@ -106,7 +106,11 @@ export const sweepSpecSchema = z
     budget: z.strictObject({
       trials: z.number().int().positive().max(HARD_TRIAL_CAP, `must be at most ${HARD_TRIAL_CAP}`),
       parallel: z.number().int().positive().max(2000).default(4),
-      /** Failed trials (error, timed out) tolerated before the sweep stops with a verdict. */
+      /**
+       * Failed trials (error, timed out) tolerated before the sweep stops with a verdict, over the
+       * whole sweep (a partitioned or sharded one too; shards side by side may overshoot by the
+       * failures of those running when the budget is spent).
+       */
       max_failures: z.number().int().nonnegative().optional(),
       /**
        * Bayes and adaptive sweeps: how many of the latest trials a round may be proposed without

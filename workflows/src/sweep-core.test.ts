@@ -7,6 +7,7 @@ import {
   activitiesInFlight,
   applyTrialSummary,
   failedActivityOutcomes,
+  failureBudgetReason,
   failureBudgetSpent,
   initialSweepState,
   packsOf,
@@ -102,6 +103,11 @@ describe('sweep state', () => {
     expect(failureBudgetSpent(st, spec({ budget: { trials: 10, max_failures: 1 } }))).toBe(true);
     expect(failureBudgetSpent(st, spec({ budget: { trials: 10, max_failures: 2 } }))).toBe(false);
     expect(failureBudgetSpent(st, spec())).toBe(false);
+    // A partition counts the failures of the partitions before it.
+    expect(failureBudgetSpent(st, spec({ budget: { trials: 10, max_failures: 2 } }), 1)).toBe(true);
+    expect(failureBudgetReason(3, spec({ budget: { trials: 10, max_failures: 2 } }))).toBe(
+      'failure budget spent: 3 failed trials, budget.max_failures is 2',
+    );
   });
 
   it('drains before the history limit, leaving room for in-flight trials', () => {

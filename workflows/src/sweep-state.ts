@@ -49,10 +49,18 @@ export function applyTrialSummary(
   };
 }
 
-/** The failure budget: unlimited unless the spec sets `budget.max_failures`. */
-export function failureBudgetSpent(state: SweepState, spec: Pick<SweepSpec, 'budget'>): boolean {
+/**
+ * The failure budget: unlimited unless the spec sets `budget.max_failures`. `earlier` counts
+ * failures of the sweep outside this state (a partition: those of the partitions before it).
+ */
+export function failureBudgetSpent(state: SweepState, spec: Pick<SweepSpec, 'budget'>, earlier = 0): boolean {
   const max = spec.budget.max_failures;
-  return max !== undefined && state.failures > max;
+  return max !== undefined && state.failures + earlier > max;
+}
+
+/** Why a sweep stopped for its failure budget. */
+export function failureBudgetReason(failures: number, spec: Pick<SweepSpec, 'budget'>): string {
+  return `failure budget spent: ${failures} failed trials, budget.max_failures is ${spec.budget.max_failures}`;
 }
 
 export interface ContinueAsNewPolicy {

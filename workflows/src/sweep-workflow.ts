@@ -42,6 +42,7 @@ import {
   applyTrialSummary,
   DEFAULT_MAX_HISTORY_EVENTS,
   failedActivityOutcomes,
+  failureBudgetReason,
   failureBudgetSpent,
   initialSweepState,
   packsOf,
@@ -74,8 +75,11 @@ export interface SweepInput {
   };
   /** A sharded sweep's shards (shards.ts), carried across continue-as-new; absent: decided on the first run. */
   shards?: number;
-  /** Set on a partition: the child sweep owns trial indices [start, end) of its parent's plan. */
-  partition?: { start: number; end: number; parentWorkflowId: string };
+  /**
+   * Set on a partition: the child sweep owns trial indices [start, end) of its parent's plan;
+   * `failuresBefore` counts the sweep's failures in partitions that ended before it started.
+   */
+  partition?: { start: number; end: number; parentWorkflowId: string; failuresBefore?: number };
   /** Carried across continue-as-new; absent on the first run. */
   carried?: SweepState;
 }
@@ -297,12 +301,11 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         inFlight,
         { maxHistoryEvents },
       );
-      const stop = failureBudgetSpent(state, spec);
+      // A partition counts the failures of the partitions its parent has seen end before it.
+      const earlier = partition?.failuresBefore ?? 0;
+      const stop = failureBudgetSpent(state, spec, earlier);
       if (stop && !state.stopReason) {
-        state = {
-          ...state,
-          stopReason: `failure budget spent: ${state.failures} failed trials, budget.max_failures is ${spec.budget.max_failures}`,
-        };
+        state = { ...state, stopReason: failureBudgetReason(state.failures + earlier, spec) };
       }
       phase = stop ? 'stopping' : drain ? 'draining' : 'running';
       // Model samplers propose in rounds, each once the trials it is to see have finished (rounds.ts),
