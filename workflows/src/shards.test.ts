@@ -43,11 +43,13 @@ describe('shards', () => {
     }
   });
 
-  it('cuts a sweep into about four ranges per shard, each at least eight windows, at most the partition size', () => {
+  it('cuts a sweep into about four ranges per shard, each at least eight windows, a range for every shard, at most the partition size', () => {
     // 100,000 trials over 16 shards of 64: 1,563 trials a range (64 ranges).
     expect(shardRangeSize(spec(100_000, 1024), 16, 20_000)).toBe(1563);
-    // 5,000 trials: eight windows of 64 (512) beat a quarter of a shard's part (79).
-    expect(shardRangeSize(spec(5_000, 1024), 16, 20_000)).toBe(512);
+    // 20,000 trials: eight windows of 64 (512) beat a quarter of a shard's part (313).
+    expect(shardRangeSize(spec(20_000, 1024), 16, 20_000)).toBe(512);
+    // 5,000 trials: eight windows would leave 6 of 16 shards without a range; 313 gives each one.
+    expect(shardRangeSize(spec(5_000, 1024), 16, 20_000)).toBe(313);
     expect(shardRangeSize(spec(1_000_000, 1024), 16, 20_000)).toBe(15_625);
     expect(shardRangeSize(spec(5_000, 1024), 16, 100)).toBe(100);
   });

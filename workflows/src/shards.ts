@@ -43,12 +43,13 @@ export function slotParallel(parallel: number, shards: number, slot: number): nu
 
 /**
  * Trials per child sweep (index range) of a sharded sweep: about a quarter of
- * a shard's part of the sweep, at least a few windows of trials, at most
- * `maxSize` (the partition size that bounds any one child).
+ * a shard's part of the sweep, at least a few windows of trials, but small
+ * enough that every shard gets a range (or its share of the fleet would idle),
+ * and at most `maxSize` (the partition size that bounds any one child).
  */
 export function shardRangeSize(spec: SweepSpec, shards: number, maxSize: number): number {
   const planned = initialStaticState(spec).total;
   const window = Math.ceil(spec.budget.parallel / shards);
   const size = Math.max(Math.ceil(planned / (shards * RANGES_PER_SHARD)), MIN_WINDOWS_PER_RANGE * window);
-  return Math.max(1, Math.min(maxSize, size));
+  return Math.max(1, Math.min(maxSize, size, Math.ceil(planned / shards)));
 }
