@@ -43,14 +43,21 @@ describe('shards', () => {
     }
   });
 
-  it('cuts a sweep into about four ranges per shard, each at least eight windows, a range for every shard, at most the partition size', () => {
-    // 100,000 trials over 16 shards of 64: 1,563 trials a range (64 ranges).
-    expect(shardRangeSize(spec(100_000, 1024), 16, 20_000)).toBe(1563);
-    // 20,000 trials: eight windows of 64 (512) beat a quarter of a shard's part (313).
-    expect(shardRangeSize(spec(20_000, 1024), 16, 20_000)).toBe(512);
-    // 5,000 trials: eight windows would leave 6 of 16 shards without a range; 313 gives each one.
-    expect(shardRangeSize(spec(5_000, 1024), 16, 20_000)).toBe(313);
-    expect(shardRangeSize(spec(1_000_000, 1024), 16, 20_000)).toBe(15_625);
-    expect(shardRangeSize(spec(5_000, 1024), 16, 100)).toBe(100);
+  it('cuts a sweep into the same number of ranges for every shard: up to four, each at least eight windows, at most the partition size', () => {
+    const ranges = (trials: number, parallel: number, shards: number, maxSize: number) => {
+      const size = shardRangeSize(spec(trials, parallel), shards, maxSize);
+      return { size, ranges: Math.ceil(trials / size) };
+    };
+    // 100,000 trials over 16 shards of 64: four ranges each.
+    expect(ranges(100_000, 1024, 16, 20_000)).toEqual({ size: 1563, ranges: 64 });
+    // 20,000 trials: four ranges each would hold fewer than eight windows of 64; two do.
+    expect(ranges(20_000, 1024, 16, 20_000)).toEqual({ size: 625, ranges: 32 });
+    // 5,000 trials: one range each, never fewer ranges than shards.
+    expect(ranges(5_000, 1024, 16, 20_000)).toEqual({ size: 313, ranges: 16 });
+    // 640 trials on 4 shards of 16: one range each (five would leave one running alone at the end).
+    expect(ranges(640, 64, 4, 20_000)).toEqual({ size: 160, ranges: 4 });
+    // The partition size bounds a range: more ranges, still a multiple of the shards.
+    expect(ranges(1_000_000, 1024, 16, 20_000)).toEqual({ size: 15_625, ranges: 64 });
+    expect(ranges(5_000, 1024, 16, 100)).toEqual({ size: 79, ranges: 64 });
   });
 });
