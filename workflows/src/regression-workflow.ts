@@ -37,8 +37,8 @@ export type RegressionResult = RegressionVerdict;
  * sweep failed — sends one notification (retried until the webhook accepts
  * it). The first run without a baseline passes with the verdict `baseline`
  * and becomes the baseline of later `last-pass` runs. A sweep that failed
- * (failure budget spent, or failed for good) gets the verdict `failed`,
- * saying how it ended. Returns the verdict.
+ * (failure budget spent, or failed for good), or whose every trial failed,
+ * gets the verdict `failed`, saying how it ended. Returns the verdict.
  */
 export async function regressionWorkflow(input: RegressionInput): Promise<RegressionResult> {
   const control =
