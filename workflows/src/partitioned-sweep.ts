@@ -64,8 +64,12 @@ export async function runPartitionedSweep(input: SweepInput, shards: number): Pr
   // has finished whenever no child runs, the only time the parent continues as new.
   let state: SweepState =
     input.carried ?? initialSweepState(planned, { kind: 'static', nextIndex: 0, total: planned });
-  /** Running children by workflow id: their slot, and their counts as they last reported them. */
-  const running = new Map<string, { slot: number; index: number; live?: PartitionCounts }>();
+  type Finished = { workflowId: string; result: SweepResult };
+  /** Running children by workflow id: their slot, their counts as they last reported them, their end. */
+  const running = new Map<
+    string,
+    { slot: number; index: number; live?: PartitionCounts; done: Promise<Finished> }
+  >();
   let phase: SweepProgress['status'] = 'running';
   // Children run in their own scope, so a failing one can stop the others.
   const children = new CancellationScope();
@@ -96,12 +100,9 @@ export async function runPartitionedSweep(input: SweepInput, shards: number): Pr
   });
   if (!input.carried) await control.registerSweep({ sweepId, spec, plannedTrials: planned });
 
-  type Finished = { workflowId: string; result: SweepResult };
-  const pending = new Map<string, Promise<Finished>>();
   const launch = (range: { start: number; end: number }, slot: number) => {
     const workflowId = `${workflowInfo().workflowId}.p${String(range.start / size).padStart(4, '0')}`;
     const parallel = slotParallel(spec.budget.parallel, shards, slot);
-    running.set(workflowId, { slot, index: range.start });
     const child = children.run(() =>
       executeChild<(i: SweepInput) => Promise<SweepResult>>('sweepWorkflow', {
         workflowId,
@@ -120,10 +121,11 @@ export async function runPartitionedSweep(input: SweepInput, shards: number): Pr
         ],
       }),
     );
-    pending.set(
-      workflowId,
-      child.then((result) => ({ workflowId, result })),
-    );
+    running.set(workflowId, {
+      slot,
+      index: range.start,
+      done: child.then((result) => ({ workflowId, result })),
+    });
   };
 
   try {
@@ -149,9 +151,8 @@ export async function runPartitionedSweep(input: SweepInput, shards: number): Pr
         launch(range, [...Array(shards).keys()].find((slot) => !busy.has(slot))!);
         state = { ...state, sampler: { kind: 'static', nextIndex: range.end, total: planned } };
       }
-      if (pending.size === 0) break;
-      const { workflowId, result } = await Promise.race(pending.values());
-      pending.delete(workflowId);
+      if (running.size === 0) break;
+      const { workflowId, result } = await Promise.race([...running.values()].map((c) => c.done));
       running.delete(workflowId);
       state = {
         ...mergePartitionCounts(state, result.state),
@@ -163,16 +164,13 @@ export async function runPartitionedSweep(input: SweepInput, shards: number): Pr
       if (!state.stopReason && failureBudgetSpent(state, spec) && patched(SWEEP_WIDE_FAILURE_BUDGET))
         state = { ...state, stopReason: failureBudgetReason(state.failures, spec) };
       // The failure budget spent in one child stops the others.
-      if (state.stopReason && pending.size > 0) {
-        await stopChildren(children, pending);
-        running.clear();
-      }
+      if (state.stopReason && running.size > 0) await stopChildren(children, running);
     }
   } catch (err) {
     const verdict = sweepFailureVerdict(err);
     if (verdict !== undefined) {
       phase = 'failing';
-      if (pending.size > 0) await stopChildren(children, pending);
+      if (running.size > 0) await stopChildren(children, running);
       await recordSweepFailure(sweepId, verdict, [], true);
     }
     if (!isCancellation(err)) throw err;
@@ -180,7 +178,7 @@ export async function runPartitionedSweep(input: SweepInput, shards: number): Pr
     await CancellationScope.nonCancellable(async () => {
       // Every child was asked to cancel with this workflow; the sweep is over once each has
       // recorded its trials.
-      await Promise.allSettled(pending.values());
+      await Promise.allSettled([...running.values()].map((c) => c.done));
       await control.finishSweep({
         sweepId,
         status: 'cancelled',
@@ -198,9 +196,9 @@ export async function runPartitionedSweep(input: SweepInput, shards: number): Pr
 /** Cancel the running children and wait until each has ended (recording its trials as cancelled). */
 async function stopChildren(
   children: CancellationScope,
-  pending: Map<string, Promise<unknown>>,
+  running: Map<string, { done: Promise<unknown> }>,
 ): Promise<void> {
   children.cancel();
-  await CancellationScope.nonCancellable(() => Promise.allSettled(pending.values()));
-  pending.clear();
+  await CancellationScope.nonCancellable(() => Promise.allSettled([...running.values()].map((c) => c.done)));
+  running.clear();
 }

@@ -36,7 +36,7 @@ export const EXIT_REGRESSED = 3;
 export const EXIT_INCONCLUSIVE = 4;
 /** … when the overlap policy skipped the triggered run. */
 export const EXIT_SKIPPED = 5;
-/** … when the run's sweep failed (its failure budget spent, or failed for good). */
+/** … when the run's sweep failed (failure budget spent, failed for good, or every trial failed). */
 export const EXIT_FAILED = 6;
 /** Bad input (spec, name, options): nothing was created. */
 const EXIT_USAGE = 2;
